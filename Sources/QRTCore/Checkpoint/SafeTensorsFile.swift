@@ -66,10 +66,13 @@ public struct SafeTensorsFile: Sendable {
             UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
         }
         guard headerLength <= UInt64(Self.maxHeaderLength) else {
-            throw headerError("header length \(headerLength) bytes is absurd (limit \(Self.maxHeaderLength))")
+            throw CheckpointError(
+                .header, file: fileName, subject: nil,
+                "header length \(headerLength) bytes is absurd (limit \(Self.maxHeaderLength))")
         }
         guard Int(headerLength) <= fileSize - 8 else {
-            throw headerError(
+            throw CheckpointError(
+                .header, file: fileName, subject: nil,
                 "header length \(headerLength) bytes runs past the end of the file (\(fileSize - 8) bytes follow the length)")
         }
         let dataStart = 8 + Int(headerLength)
