@@ -1,0 +1,161 @@
+import Foundation
+
+/// Copies of named intermediate tensors, for tests and debugging (`backbone.0`, `encoder_output.2`, …).
+public final class IntermediateTaps: @unchecked Sendable {
+    public private(set) var tensors: [String: (shape: [Int], values: [Float])] = [:]
+
+    public init() {}
+
+    func record(_ name: String, _ tensor: Tensor) {
+        tensors[name] = (tensor.shape, tensor.toArray())
+    }
+
+    func record(_ name: String, shape: [Int], values: [Float]) {
+        tensors[name] = (shape, values)
+    }
+}
+
+/// RT-DETR as transformers' `RTDetrForObjectDetection`, FP32, batch 1, NHWC.
+public final class RTDetrModel {
+    public let config: RTDetrConfig
+    private let backbone: ResNetBackbone
+    private let encoder: HybridEncoder
+    private let decoderInputProjections: [ConvolutionFP32]
+    private let encoderOutput: LinearFP32
+    private let encoderOutputNorm: LayerNormLayer
+    private let encoderScoreHead: LinearFP32
+    private let encoderBoxHead: PredictionHead
+    private let decoder: Decoder
+    private let arena = ActivationArena()
+    private var anchorCache: [[SpatialShape]: Anchors.Table] = [:]
+    /// Set to capture intermediate tensors on the next runs.
+    public var taps: IntermediateTaps?
+
+    init(config: RTDetrConfig, weights: ModelWeights) throws {
+        self.config = config
+        let d = config.dModel
+        backbone = try ResNetBackbone(config: config.backbone, weights: weights)
+        encoder = try HybridEncoder(config: config, backboneChannels: backbone.outputChannels, weights: weights)
+        let bnEps = Float(config.batchNormEps)
+        var projections: [ConvolutionFP32] = []
+        var inChannels = config.decoderInChannels.last ?? d
+        for level in 0..<config.numFeatureLevels {
+            let p = "model.decoder_input_proj.\(level)"
+            if level < config.decoderInChannels.count {
+                inChannels = config.decoderInChannels[level]
+                projections.append(try weights.convolution(p, conv: "\(p).0", norm: "\(p).1", inChannels: inChannels,
+                                                           outChannels: d, kernel: 1, epsilon: bnEps))
+            } else {
+                projections.append(try weights.convolution(p, conv: "\(p).0", norm: "\(p).1", inChannels: inChannels,
+                                                           outChannels: d, kernel: 3, stride: 2, epsilon: bnEps))
+                inChannels = d
+            }
+        }
+        decoderInputProjections = projections
+        encoderOutput = try weights.linear("model.enc_output.0", inFeatures: d, outFeatures: d)
+        encoderOutputNorm = LayerNormLayer(parameters: try weights.layerNorm("model.enc_output.1", features: d,
+                                                                             epsilon: Float(config.layerNormEps)))
+        encoderScoreHead = try weights.linear("model.enc_score_head", inFeatures: d, outFeatures: config.numLabels)
+        encoderBoxHead = try PredictionHead("model.enc_bbox_head", inFeatures: d, hidden: d, outFeatures: 4, layers: 3,
+                                            weights: weights)
+        decoder = try Decoder(config: config, weights: weights)
+        if config.learnInitialQuery {
+            throw ModelWeights.MissingTensor(description: "config.json: learn_initial_query=true is not supported")
+        }
+    }
+
+    /// Loads `config.json` and `model.safetensors` from a Hugging Face model directory.
+    public static func load(directory: URL) throws -> RTDetrModel {
+        let config = try RTDetrConfig.load(from: directory.appendingPathComponent("config.json"))
+        let file = try SafeTensorsFile(contentsOf: directory.appendingPathComponent("model.safetensors"))
+        let weights = ModelWeights(file)
+        let model = try RTDetrModel(config: config, weights: weights)
+        let unused = weights.unusedTensors()
+        if let first = unused.first {
+            throw ModelWeights.MissingTensor(description:
+                "model.safetensors: unexpected tensor '\(first)'\(unused.count > 1 ? " (and \(unused.count - 1) more)" : "") for this config.json")
+        }
+        return model
+    }
+
+    /// Runs the detector on an NHWC [H, W, 3] image with values in [0, 1].
+    /// - Returns: logits [queries, numLabels] and normalized cxcywh boxes [queries, 4]; both stay
+    ///   owned by the model and are overwritten by the next call.
+    public func callAsFunction(_ image: Tensor) throws -> (logits: Tensor, boxes: Tensor) {
+        let d = config.dModel
+        let features = try backbone(image, arena: arena)
+        for (i, f) in features.enumerated() { taps?.record("backbone.\(i)", f) }
+        let maps = try encoder(features, arena: arena, taps: taps)
+
+        // Decoder input projections write straight into the flattened [S, d] memory.
+        var shapes: [SpatialShape] = []
+        // Levels beyond the encoder's all project its coarsest map, as transformers does.
+        let inputs = decoderInputProjections.indices.map { $0 < maps.count ? maps[$0] : maps.last! }
+        for (input, projection) in zip(inputs, decoderInputProjections) {
+            let size = projection.outputSize(height: input.shape[0], width: input.shape[1])
+            shapes.append(SpatialShape(height: size.height, width: size.width))
+        }
+        let tokens = shapes.reduce(0) { $0 + $1.count }
+        let memory = arena.tensor("memory", [tokens, d])
+        var offset = 0
+        for (level, projection) in decoderInputProjections.enumerated() {
+            try projection.run(inputs[level], into: memory.data + offset * d)
+            offset += shapes[level].count
+        }
+
+        let table = anchorTable(shapes)
+        let (anchors, valid) = (table.logits, table.valid)
+        let masked = arena.tensor("memory.masked", [tokens, d])
+        for t in 0..<tokens {
+            if valid[t] {
+                (masked.data + t * d).update(from: memory.data + t * d, count: d)
+            } else {
+                (masked.data + t * d).update(repeating: 0, count: d)
+            }
+        }
+        let outputMemory = arena.tensor("memory.output", [tokens, d])
+        try encoderOutput.run(masked, into: outputMemory)
+        encoderOutputNorm(outputMemory.data, rows: tokens)
+        let classes = config.numLabels
+        let scores = arena.tensor("encoder.scores", [tokens, classes])
+        try encoderScoreHead.run(outputMemory, into: scores)
+        let best = arena.tensor("encoder.best", [tokens])
+        for t in 0..<tokens {
+            var m = -Float.infinity
+            for c in 0..<classes { m = max(m, scores.data[t * classes + c]) }
+            best.data[t] = m
+        }
+        let queries = config.numQueries
+        var selected = [Int](repeating: 0, count: queries)
+        var selectedScores = [Float](repeating: 0, count: queries)
+        TopK.largest(best.data, count: tokens, k: queries, indices: &selected, topValues: &selectedScores)
+        taps?.record("enc_topk_indices", shape: [queries], values: selected.map { Float($0) })
+
+        // Only the selected tokens need the box head: it works row by row.
+        let target = arena.tensor("decoder.target", [queries, d])
+        for (q, t) in selected.enumerated() { (target.data + q * d).update(from: outputMemory.data + t * d, count: d) }
+        let referenceLogits = arena.tensor("decoder.reference_logits", [queries, 4])
+        try encoderBoxHead.run(target.data, rows: queries, into: referenceLogits.data, arena: arena)
+        for (q, t) in selected.enumerated() {
+            for j in 0..<4 { referenceLogits.data[q * 4 + j] += anchors[t * 4 + j] }
+        }
+
+        let logits = arena.tensor("logits", [queries, classes])
+        let boxes = arena.tensor("pred_boxes", [queries, 4])
+        try decoder.run(target: target, referenceLogits: referenceLogits.data, memory: memory, shapes: shapes,
+                        logits: logits, boxes: boxes, arena: arena)
+        taps?.record("logits", logits)
+        taps?.record("pred_boxes", boxes)
+        return (logits, boxes)
+    }
+
+    private func anchorTable(_ shapes: [SpatialShape]) -> Anchors.Table {
+        if let cached = anchorCache[shapes] { return cached }
+        let table = Anchors.generate(levels: shapes, gridSize: 0.05)
+        anchorCache[shapes] = table
+        return table
+    }
+
+    /// Bytes held by activation buffers (they are reused across frames).
+    public var activationBytes: Int { arena.totalBytes }
+}

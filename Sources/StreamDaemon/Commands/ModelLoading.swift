@@ -1,0 +1,26 @@
+import Foundation
+import QRTCore
+
+/// Opens the model a command names, with the options every inference command shares.
+struct ModelOptions {
+    static let valued: Set<String> = ["model", "size", "threads"]
+
+    let directory: URL
+    let size: Int
+    let threads: Int
+
+    init(_ arguments: Arguments) throws {
+        directory = URL(fileURLWithPath: try arguments.required("model"))
+        size = try arguments.int("size", default: 640, range: 32...2048)
+        guard size % 32 == 0 else {
+            throw Arguments.UsageError(description: "option --size must be a multiple of 32 (the model's largest stride), got \(size)")
+        }
+        threads = try arguments.int("threads", default: ProcessInfo.processInfo.activeProcessorCount, range: 1...256)
+    }
+
+    func loadDetector() throws -> Detector {
+        Compute.setThreads(threads)
+        let model = try RTDetrModel.load(directory: directory)
+        return Detector(model: model, inputSize: size)
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages qrt-detr builds, tests and runs with (needs root).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+    pkg-config \
+    libdnnl-dev \
+    libavformat-dev libavcodec-dev libavdevice-dev libswscale-dev libavutil-dev ffmpeg \
+    libsystemd-dev systemd \
+    liblapacke-dev libopenblas-dev \
+    libmosquitto-dev mosquitto mosquitto-clients \
+    libmicrohttpd-dev
