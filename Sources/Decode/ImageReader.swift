@@ -66,8 +66,11 @@ public enum ImageReader {
         let input: VideoInput
         do {
             input = try VideoInput(
-                url: path,
-                settings: .init(whitelist: SourceKind.file.protocolWhitelist, findStreamInfo: false),
+                url: "file:" + path,
+                settings: .init(
+                    whitelist: SourceKind.file.protocolWhitelist,
+                    // The name is a name, not an image-sequence pattern ("100%.jpg").
+                    options: ["pattern_type": "none"], findStreamInfo: false, rejectUnusedOptions: false),
                 interrupt: nil)
         } catch {
             switch error.kind {

@@ -39,7 +39,8 @@ public struct SourceLocator: Sendable, Equatable, CustomStringConvertible {
     /// The URL or path as given.
     public let url: String
     public let kind: SourceKind
-    /// What `avformat_open_input` receives (`file://` and `v4l2://` prefixes removed).
+    /// What `avformat_open_input` receives: `file:` + the path for files (so a name with a colon
+    /// is not taken for a protocol), the device path for V4L2, the URL otherwise.
     public let ffmpegURL: String
 
     public typealias Error = SourceConfigurationError
@@ -54,7 +55,7 @@ public struct SourceLocator: Sendable, Equatable, CustomStringConvertible {
         } else if lower.hasPrefix("http://") || lower.hasPrefix("https://") {
             (kind, ffmpegURL) = (.http, trimmed)
         } else if lower.hasPrefix("file://") {
-            (kind, ffmpegURL) = (.file, String(trimmed.dropFirst("file://".count)))
+            (kind, ffmpegURL) = (.file, "file:" + trimmed.dropFirst("file://".count))
         } else if lower.hasPrefix("v4l2://") {
             (kind, ffmpegURL) = (.v4l2, String(trimmed.dropFirst("v4l2://".count)))
         } else if let scheme = Self.scheme(of: trimmed) {
@@ -62,9 +63,9 @@ public struct SourceLocator: Sendable, Equatable, CustomStringConvertible {
         } else if trimmed.hasPrefix("/dev/video") {
             (kind, ffmpegURL) = (.v4l2, trimmed)
         } else {
-            (kind, ffmpegURL) = (.file, trimmed)
+            (kind, ffmpegURL) = (.file, "file:" + trimmed)
         }
-        if ffmpegURL.isEmpty { throw Error(url: Self.redact(url), reason: "the URL names no path") }
+        if ffmpegURL.isEmpty || ffmpegURL == "file:" { throw Error(url: Self.redact(url), reason: "the URL names no path") }
     }
 
     /// The URL with any `user:password@` replaced by `***@`.

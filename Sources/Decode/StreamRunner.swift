@@ -14,6 +14,9 @@ final class StreamRunner {
     private let reconnects: Bool
     /// Index of the next delivered frame, over the life of the source.
     private var nextIndex = 0
+    /// After a finite source (a file, a recording over HTTP or RTSP) fails mid-way, the pts of
+    /// the last frame delivered: the next session seeks there and skips what was already sent.
+    private var resumeAfter: Double?
 
     init(locator: SourceLocator, options: StreamOptions, shared: VideoSource.Shared,
          handler: @escaping @Sendable (StreamEvent) -> Void) {
@@ -82,7 +85,9 @@ final class StreamRunner {
         var settings = VideoInput.Settings(whitelist: options.protocolWhitelist ?? locator.kind.protocolWhitelist)
         switch locator.kind {
         case .rtsp: settings.options["rtsp_transport"] = options.rtspTransport.rawValue
-        case .v4l2: settings.inputFormat = "v4l2"
+        case .v4l2:
+            settings.inputFormat = "v4l2"
+            settings.nonBlocking = true
         case .file, .http: break
         }
         settings.options.merge(options.formatOptions) { _, user in user }
@@ -109,10 +114,45 @@ final class StreamRunner {
             frameRate: input.frameRate, duration: input.duration)))
 
         var session = Session(input: input, format: format, codec: codec)
+        session.finite = isFinite(input, format)
+        if let resume = resumeAfter, session.finite {
+            if let unit = input.timeBase.seconds {
+                av_seek_frame(format, input.streamIndex, Int64((resume / unit).rounded(.down)), AVSEEK_FLAG_BACKWARD)
+            }
+            session.skipThrough = resume
+        }
+        resumeAfter = nil
+        let outcome = decode(&session)
+        if case .failed = outcome, session.finite {
+            resumeAfter = session.lastPTS ?? session.skipThrough
+        }
+        return outcome
+    }
+
+    /// Whether the input has an end: files, and network recordings whose length is known.
+    /// At their end they end (or loop) instead of reconnecting, and after a failure they resume
+    /// where they stopped instead of starting over.
+    private func isFinite(_ input: VideoInput, _ format: UnsafeMutablePointer<AVFormatContext>) -> Bool {
+        switch locator.kind {
+        case .file: true
+        case .v4l2: false
+        case .rtsp, .http:
+            input.duration != nil && format.pointee.duration_estimation_method != AVFMT_DURATION_FROM_BITRATE
+        }
+    }
+
+    private func decode(_ session: inout Session) -> Outcome {
+        let (input, format, codec) = (session.input, session.format, session.codec)
         armStallDeadline()
         while true {
             if control.stopRequested { return .stopped }
             let read = av_read_frame(format, input.packet)
+            if read == FFmpeg.again {
+                // A non-blocking device with no frame ready: wait a little, then poll again.
+                if stalled { return .failed(reason: stallReason, deliveredFrames: session.delivered) }
+                if !control.sleep(0.005) { return .stopped }
+                continue
+            }
             if read < 0 {
                 if control.stopRequested { return .stopped }
                 // Deliver what the decoder still holds, whatever happens next.
@@ -122,7 +162,7 @@ final class StreamRunner {
                 if read != FFmpeg.eof {
                     return .failed(reason: "read error: \(FFmpeg.message(read))", deliveredFrames: session.delivered)
                 }
-                guard locator.kind == .file else {
+                guard session.finite else {
                     return .failed(reason: "end of stream", deliveredFrames: session.delivered)
                 }
                 if !options.loop {
@@ -134,7 +174,9 @@ final class StreamRunner {
                 guard session.framesThisPass > 0 else {
                     return .failed(reason: "no decodable frames to loop over", deliveredFrames: session.delivered)
                 }
-                guard rewind(session) else { return .reopen }
+                guard rewind(session) else {
+                    return locator.kind == .file ? .reopen : .failed(reason: "cannot seek back to the start to loop", deliveredFrames: true)
+                }
                 session.startPass()
                 armStallDeadline()
                 continue
@@ -186,6 +228,10 @@ final class StreamRunner {
         let codec: UnsafeMutablePointer<AVCodecContext>
         var delivered = false
         var framesThisPass = 0
+        var finite = false
+        /// Frames up to this pts were delivered by an earlier session.
+        var skipThrough: Double?
+        var lastPTS: Double?
         var lastPacketCorrupt = false
         /// End time (pts + one frame) of the last delivered frame.
         var lastFrameEnd: Double?
@@ -220,6 +266,11 @@ final class StreamRunner {
                 count { $0.decodeErrors += 1 }
                 continue
             }
+            let pts = session.input.seconds(ofTimestamp: frame.pointee.best_effort_timestamp)
+            if let skip = session.skipThrough {
+                if let pts, pts <= skip + 1e-6 { continue }
+                session.skipThrough = nil
+            }
             guard let rgb = scaler.scale(frame) else {
                 count { $0.decodeErrors += 1 }
                 continue
@@ -227,9 +278,8 @@ final class StreamRunner {
             let now = cffmpeg_monotonic_seconds()
             let latency = now - session.decodeStart
             session.decodeStart = now
-            let pts = session.input.seconds(ofTimestamp: frame.pointee.best_effort_timestamp)
 
-            if options.realtime && locator.kind == .file {
+            if options.realtime && session.finite {
                 let mediaTime = pts ?? session.input.frameRate.map { Double(session.framesThisPass) / $0 }
                 if let mediaTime, !session.pacer.wait(until: mediaTime, control: control) { return false }
             }
@@ -242,6 +292,7 @@ final class StreamRunner {
             nextIndex += 1
             session.delivered = true
             session.framesThisPass += 1
+            session.lastPTS = pts
             session.lastFrameEnd = pts.map { $0 + 1 / (session.input.frameRate ?? .infinity) }
             count { $0.framesDecoded += 1 }
             emit(.frame(decoded))

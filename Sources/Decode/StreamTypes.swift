@@ -10,9 +10,11 @@ public struct StreamOptions: Sendable, Equatable {
     public var height: Int
     /// RTSP transport; TCP (interleaved) by default, which survives NAT and loss.
     public var rtspTransport: RTSPTransport = .tcp
-    /// Files only: deliver frames at the file's own rate (by pts) instead of as fast as possible.
+    /// Finite sources only (files, and recordings served over HTTP or RTSP whose length is
+    /// known): deliver frames at the source's own rate (by pts) instead of as fast as possible.
+    /// Live sources are paced by their producer.
     public var realtime = false
-    /// Files only: start again from the beginning at end of file instead of ending.
+    /// Finite sources only: start again from the beginning at the end instead of ending.
     public var loop = false
     /// Reconnect after a failure; `nil` means yes for network and device sources, no for files.
     public var reconnect: Bool?

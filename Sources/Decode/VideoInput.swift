@@ -30,6 +30,11 @@ final class VideoInput {
         /// Probe packets for codec parameters (needed for live streams; images need not).
         var findStreamInfo = true
         var decoderThreads = 1
+        /// Fail when an option in `options` is used by no component (a typo in a config).
+        var rejectUnusedOptions = true
+        /// Reads return EAGAIN instead of blocking where the demuxer supports it (V4L2, whose
+        /// blocking reads do not poll the interrupt callback).
+        var nonBlocking = false
     }
 
     /// Opens `url`. `interrupt`, when given, is installed as the interrupt callback and armed
@@ -44,6 +49,7 @@ final class VideoInput {
             cffmpeg_interrupt_reset(interrupt)
             cffmpeg_interrupt_arm(interrupt, settings.openTimeout)
         }
+        if settings.nonBlocking { context!.pointee.flags |= AVFMT_FLAG_NONBLOCK }
         func interruptedFailure(_ what: String) -> InputFailure? {
             guard let interrupt else { return nil }
             if cffmpeg_interrupt_stop_requested(interrupt) != 0 {
@@ -93,7 +99,7 @@ final class VideoInput {
             avformat_close_input(&input.format)
             return failure
         }
-        if !unused.isEmpty {
+        if settings.rejectUnusedOptions && !unused.isEmpty {
             throw fail(InputFailure(kind: .other, reason: "option(s) not recognised by the '\(String(cString: format.pointee.iformat.pointee.name))' input: \(unused.joined(separator: ", "))"))
         }
 

@@ -51,6 +51,17 @@ struct ImageReaderTests {
         }
     }
 
+    @Test("names with colons and percent signs are names", .enabled(if: TestSupport.haveCLI))
+    func oddNames() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = TestSupport.shared("data/coco/val-dev/images/000000000139.jpg")
+        let odd = directory.appendingPathComponent("cam:1 100%d.jpg").path
+        try FileManager.default.copyItem(atPath: source, toPath: odd)
+        let image = try ImageReader.read(path: odd, width: 50, height: 40)
+        #expect(image.rgb == (try ImageReader.read(path: source, width: 50, height: 40)).rgb)
+    }
+
     @Test("a missing file is a one-line error naming it")
     func missingFile() {
         let path = "/nonexistent/dir/photo.jpg"

@@ -54,6 +54,44 @@ enum Loopback {
         deinit { close(fd) }
     }
 
+    /// A plain HTTP/1.0 file server (Python) whose first response stops after `cutFirstAt`
+    /// bytes, as if the connection dropped; later responses are whole.
+    final class FlakyFileServer {
+        let process = Process()
+        static let script = """
+            import http.server, os, sys
+            root, port, cut = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+            served = 0
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    global served
+                    served += 1
+                    with open(os.path.join(root, os.path.basename(self.path)), 'rb') as f:
+                        data = f.read()
+                    self.send_response(200)
+                    self.send_header('Content-Type', 'video/mp4')
+                    self.send_header('Content-Length', str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data[:cut] if served == 1 else data)
+                def log_message(self, *args):
+                    pass
+            http.server.HTTPServer(('127.0.0.1', port), Handler).serve_forever()
+            """
+
+        init(directory: String, port: UInt16, cutFirstAt: Int) throws {
+            process.executableURL = URL(fileURLWithPath: TestSupport.executable("python3")!)
+            process.arguments = ["-c", Self.script, directory, String(port), String(cutFirstAt)]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+        }
+
+        deinit {
+            if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+    }
+
     /// `ffmpeg -re -stream_loop -1 -i FILE -c copy -f mpegts -listen 1 http://127.0.0.1:PORT`:
     /// serves one client, in real time, until killed.
     final class FFmpegHTTPServer {

@@ -190,9 +190,10 @@ struct VideoSourceConfigurationTests {
     @Test("URLs map to kinds, whitelists and masked forms")
     func locators() throws {
         let cases: [(String, SourceKind, String)] = [
-            ("/data/a.mp4", .file, "/data/a.mp4"),
-            ("relative/clip.mkv", .file, "relative/clip.mkv"),
-            ("file:///data/a.mp4", .file, "/data/a.mp4"),
+            ("/data/a.mp4", .file, "file:/data/a.mp4"),
+            ("relative/clip.mkv", .file, "file:relative/clip.mkv"),
+            ("cam:1.mkv", .file, "file:cam:1.mkv"),
+            ("file:///data/a.mp4", .file, "file:/data/a.mp4"),
             ("rtsp://cam.local:554/stream1", .rtsp, "rtsp://cam.local:554/stream1"),
             ("RTSPS://cam/s", .rtsp, "RTSPS://cam/s"),
             ("http://127.0.0.1:8080/live.ts", .http, "http://127.0.0.1:8080/live.ts"),

@@ -78,6 +78,31 @@ struct VideoSourceNetworkTests {
         #expect(frames.map(\.index) == Array(0..<frames.count))
     }
 
+    @Test("HTTP recording: a dropped download resumes where it stopped; the end is the end",
+          .enabled(if: TestSupport.executable("python3") != nil), .timeLimit(.minutes(1)))
+    func httpRecordingResumes() throws {
+        let port = try Loopback.freePort()
+        let clip = TestSupport.fixture("clip.mp4")
+        let size = try FileManager.default.attributesOfItem(atPath: clip)[.size] as! Int
+        let server = try Loopback.FlakyFileServer(
+            directory: (clip as NSString).deletingLastPathComponent, port: port, cutFirstAt: size * 3 / 5)
+        _ = server
+        let (recorder, source, finished) = try VideoSource.record("http://127.0.0.1:\(port)/clip.mp4", Self.fastRetry, timeout: 30)
+        #expect(finished)
+        let frames = recorder.frames
+        #expect(frames.count == 50, "\(recorder.downs)")
+        #expect(frames.map(\.index) == Array(0..<frames.count))
+        let pts = frames.compactMap(\.pts)
+        #expect(pts.count == frames.count && zip(pts, pts.dropFirst()).allSatisfy { $0 < $1 }, "frames repeat")
+        // Attempts before python listens are refused; then exactly one drop, one resume.
+        let lost = recorder.downs.filter { !$0.contains("Connection refused") }
+        #expect(lost.count == 1, "\(recorder.downs)")
+        #expect(recorder.ups.count == 2)
+        #expect(source.counters.reconnects >= 1)
+        #expect(recorder.ups.last?.duration != nil)
+        #expect(recorder.lastIsEnded)
+    }
+
     @Test("an unreachable host goes down, backs off, and gives up after the attempt limit",
           .timeLimit(.minutes(1)))
     func unreachable() throws {
