@@ -13,6 +13,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd"),
+        .systemLibrary(name: "CMosquitto", path: "Sources/CMosquitto", pkgConfig: "libmosquitto"),
+        .systemLibrary(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD", pkgConfig: "libmicrohttpd"),
         .target(
             name: "CFFmpeg",
             path: "Sources/CFFmpeg",
@@ -25,9 +27,10 @@ let package = Package(
         .target(name: "Adaptive", dependencies: ["QRTCore"], swiftSettings: nativeCPU),
         .executableTarget(
             name: "StreamDaemon",
-            dependencies: ["Adaptive", "QRTCore", "Decode", "CSystemd"],
+            dependencies: ["Adaptive", "QRTCore", "Decode", "CSystemd", "CMosquitto", "CMicroHTTPD"],
             swiftSettings: nativeCPU),
         .testTarget(name: "QRTCoreTests", dependencies: ["QRTCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DecodeTests", dependencies: ["Decode"]),
+        .testTarget(name: "StreamDaemonTests", dependencies: ["StreamDaemon"]),
     ]
 )

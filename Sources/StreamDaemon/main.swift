@@ -23,6 +23,8 @@ let rest = Array(commandLine.dropFirst())
 let commands: [String: ([String]) throws -> Int32] = [
     "detect": DetectCommand.run,
     "bench": BenchCommand.run,
+    "serve": ServeCommand.run,
+    "check-config": CheckConfigCommand.run,
 ]
 
 guard let handler = commands[command] else {
