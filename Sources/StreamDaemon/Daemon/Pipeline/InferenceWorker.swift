@@ -42,6 +42,7 @@ final class InferenceWorker: @unchecked Sendable {
     let lastCompletion = Atomic<UInt64>(0)
     let framesProcessed = Atomic<Int>(0)
     private var errorsLogged = 0
+    private var appliedThreads = 0
 
     init(scheduler: FrameScheduler, output: RecordOutput, context: DetectorContext) {
         self.scheduler = scheduler
@@ -83,6 +84,11 @@ final class InferenceWorker: @unchecked Sendable {
             return
         }
         let context = currentContext
+        if appliedThreads != context.model.threads {
+            // OpenMP's thread count is per calling thread: set it on this one, which runs the model.
+            Compute.setThreads(context.model.threads)
+            appliedThreads = context.model.threads
+        }
         let frame = item.frame
         let start = Timestamp.monotonicSeconds()
         busySince.store(UInt64(start * 1000), ordering: .relaxed)
