@@ -15,6 +15,27 @@ public final class IntermediateTaps: @unchecked Sendable {
     }
 }
 
+/// Wall time per model stage, accumulated over runs (`qrt-detr bench --profile`).
+public final class StageClock: @unchecked Sendable {
+    public private(set) var totals: [(stage: String, seconds: Double)] = []
+    private var last = DispatchTime.now().uptimeNanoseconds
+
+    public init() {}
+
+    func start() { last = DispatchTime.now().uptimeNanoseconds }
+
+    func mark(_ stage: String) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let seconds = Double(now - last) / 1e9
+        last = now
+        if let index = totals.firstIndex(where: { $0.stage == stage }) {
+            totals[index].seconds += seconds
+        } else {
+            totals.append((stage, seconds))
+        }
+    }
+}
+
 /// RT-DETR as transformers' `RTDetrForObjectDetection`, FP32, batch 1, NHWC.
 public final class RTDetrModel {
     public let config: RTDetrConfig
@@ -30,6 +51,8 @@ public final class RTDetrModel {
     private var anchorCache: [[SpatialShape]: Anchors.Table] = [:]
     /// Set to capture intermediate tensors on the next runs.
     public var taps: IntermediateTaps?
+    /// Set to accumulate per-stage wall time.
+    public var clock: StageClock?
 
     init(config: RTDetrConfig, weights: ModelWeights) throws {
         self.config = config
@@ -83,9 +106,12 @@ public final class RTDetrModel {
     ///   owned by the model and are overwritten by the next call.
     public func callAsFunction(_ image: Tensor) throws -> (logits: Tensor, boxes: Tensor) {
         let d = config.dModel
+        clock?.start()
         let features = try backbone(image, arena: arena)
         for (i, f) in features.enumerated() { taps?.record("backbone.\(i)", f) }
+        clock?.mark("backbone")
         let maps = try encoder(features, arena: arena, taps: taps)
+        clock?.mark("hybrid encoder")
 
         // Decoder input projections write straight into the flattened [S, d] memory.
         var shapes: [SpatialShape] = []
@@ -140,10 +166,12 @@ public final class RTDetrModel {
             for j in 0..<4 { referenceLogits.data[q * 4 + j] += anchors[t * 4 + j] }
         }
 
+        clock?.mark("query selection")
         let logits = arena.tensor("logits", [queries, classes])
         let boxes = arena.tensor("pred_boxes", [queries, 4])
         try decoder.run(target: target, referenceLogits: referenceLogits.data, memory: memory, shapes: shapes,
                         logits: logits, boxes: boxes, arena: arena)
+        clock?.mark("decoder")
         taps?.record("logits", logits)
         taps?.record("pred_boxes", boxes)
         return (logits, boxes)

@@ -5,12 +5,14 @@ import QRTCore
 /// synthetic frame, after warm-up, and reports median / p90 latency and peak resident memory.
 enum BenchCommand {
     static let help = """
-        usage: qrt-detr bench --model DIR [--size 640] [--threads N] [--iters 20] [--warmup 3] [--json]
+        usage: qrt-detr bench --model DIR [--size 640] [--threads N] [--iters 20] [--warmup 3] [--json] [--profile]
+
+          --profile   also print the time spent in each model stage
         """
 
     static func run(_ commandLine: [String]) throws -> Int32 {
         if commandLine.contains("--help") { print(help); return 0 }
-        let arguments = try Arguments(commandLine, valued: ModelOptions.valued.union(["iters", "warmup"]), flags: ["json"])
+        let arguments = try Arguments(commandLine, valued: ModelOptions.valued.union(["iters", "warmup"]), flags: ["json", "profile"])
         let options = try ModelOptions(arguments)
         let iterations = try arguments.int("iters", default: 20, range: 1...100_000)
         let warmup = try arguments.int("warmup", default: 3, range: 0...1000)
@@ -23,8 +25,10 @@ enum BenchCommand {
             return UInt8(truncatingIfNeeded: (i / 3 % options.size) / 3 + Int(state >> 26))
         }
         var times: [Double] = []
+        let clock = StageClock()
         try frame.withUnsafeBufferPointer { pixels in
             for i in 0..<(warmup + iterations) {
+                if i == warmup, arguments.flag("profile") { detector.model.clock = clock }
                 let start = DispatchTime.now().uptimeNanoseconds
                 _ = try detector.detect(rgb: pixels, sourceWidth: 1280, sourceHeight: 720, scoreThreshold: 0.5)
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
@@ -32,6 +36,9 @@ enum BenchCommand {
             }
         }
         times.sort()
+        for (stage, seconds) in clock.totals {
+            FileHandle.standardError.write(Data(String(format: "  %@ %8.1f ms\n", stage.padding(toLength: 16, withPad: " ", startingAt: 0), seconds * 1000 / Double(iterations)).utf8))
+        }
         let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
         let p90 = times[min(times.count - 1, Int((Double(times.count) * 0.9).rounded(.up)) - 1)]
         let peakMB = Double(ProcessMemory.peakResidentBytes()) / 1_048_576
