@@ -5,6 +5,12 @@ import Glibc  // fmaf and libm for the debug build of SIMD addingProduct
 /// Vector building blocks for the Swift ops: unaligned `SIMD16<Float>` loads and stores (one
 /// AVX-512 register in release builds, where `-target-cpu native` applies) and scalar exp / erf
 /// kernels written for the loop vectorizer.
+///
+/// What compiles well (checked in the disassembly): SIMD16 `+ - *`, `addingProduct` (vfmadd),
+/// loads/stores, and `replacing(with:where:)` on a direct comparison (vmaxps, masked moves).
+/// What does not: the stdlib's `pointwiseMin` / `pointwiseMax` / `clamped` on floats (scalar
+/// `Float.minimum` per lane), bit-casting comparison masks, and SIMD values crossing a closure
+/// boundary (split into 128-bit pieces).
 enum VectorMath {
     typealias V = SIMD16<Float>
 
@@ -18,24 +24,11 @@ enum VectorMath {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
     }
 
-    /// Loads `count` (< 16) floats; the other lanes hold `fill`.
-    @inline(__always)
-    static func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, fill: Float = 0) -> V {
-        var v = V(repeating: fill)
-        for i in 0..<count { v[i] = p[i] }
-        return v
-    }
-
-    @inline(__always)
-    static func storePartial(_ v: V, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
-        for i in 0..<count { p[i] = v[i] }
-    }
-
     // The transcendental kernels below are scalar and branch-free (selects, FMAs, bit casts):
     // inlined into a plain `for` loop over a buffer they vectorize to 16 lanes under
     // `-target-cpu native`, and the loop's remainder runs the very same operations, so an element's
     // result never depends on its position. (Written on SIMD16 and passed through a closure, the
-    // same code was split into 128-bit pieces and ran 20× slower.)
+    // same code ran 10–17× slower.)
 
     /// eˣ within 2 ulp of the correctly rounded value on [-87, 88.3] (Cephes `expf`: Cody–Waite
     /// reduction by ln 2, degree-6 polynomial, 2ⁿ built from exponent bits). Below -88 it returns 0;
