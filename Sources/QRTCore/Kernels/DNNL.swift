@@ -30,6 +30,19 @@ enum DNNL {
         }
     }
 
+    /// Static per-channel output scales and, when nonzero, the source zero point. oneDNN 2.6 has no
+    /// runtime output scales for convolutions, so a change of activation range builds a new
+    /// primitive for the layer (milliseconds, off the frame path) instead of patching one.
+    static func setQuantization(_ attr: dnnl_primitive_attr_t, outputScales: [Float], channelMask: Int32,
+                                zeroPoint: Int32) throws {
+        try check(dnnl_primitive_attr_set_output_scales(attr, dnnl_dim_t(outputScales.count), channelMask, outputScales),
+                  "output scales")
+        if zeroPoint != 0 {
+            var zero = zeroPoint
+            try check(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &zero), "zero point")
+        }
+    }
+
     static func memoryDescriptor(_ dims: [Int], _ type: dnnl_data_type_t, _ tag: dnnl_format_tag_t) throws
         -> dnnl_memory_desc_t
     {
