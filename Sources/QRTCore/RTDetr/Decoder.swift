@@ -5,10 +5,10 @@ final class Decoder {
     private struct Layer {
         let selfAttention: SelfAttentionBlock
         let selfAttentionNorm: LayerNormLayer
-        let valueProjection: LinearFP32
-        let samplingOffsets: LinearFP32
-        let attentionWeights: LinearFP32
-        let outputProjection: LinearFP32
+        let valueProjection: LinearLayer
+        let samplingOffsets: LinearLayer
+        let attentionWeights: LinearLayer
+        let outputProjection: LinearLayer
         let crossAttentionNorm: LayerNormLayer
         let feedForward: FeedForwardBlock
         let finalNorm: LayerNormLayer
@@ -17,7 +17,7 @@ final class Decoder {
 
     private let layers: [Layer]
     private let queryPositionHead: PredictionHead
-    private let classHead: LinearFP32
+    private let classHead: LinearLayer
     let dModel: Int
     let heads: Int
     let levels: Int

@@ -12,19 +12,19 @@ final class HybridEncoder {
 
     /// `RTDetrCSPRepLayer`: two 1×1 branches, three fused RepVGG blocks on one, summed, optional 1×1.
     private struct CSPRepLayer {
-        let branch1: ConvolutionFP32
-        let branch2: ConvolutionFP32
+        let branch1: ConvolutionLayer
+        let branch2: ConvolutionLayer
         /// The last one sums onto branch 2 (post-ops activation then sum).
-        let repBlocks: [ConvolutionFP32]
-        let projection: ConvolutionFP32?
+        let repBlocks: [ConvolutionLayer]
+        let projection: ConvolutionLayer?
     }
 
-    private let inputProjections: [ConvolutionFP32]
+    private let inputProjections: [ConvolutionLayer]
     private let aifiLevels: [Int]
     private let aifi: [[AIFILayer]]
-    private let lateralConvs: [ConvolutionFP32]
+    private let lateralConvs: [ConvolutionLayer]
     private let fpnBlocks: [CSPRepLayer]
-    private let downsampleConvs: [ConvolutionFP32]
+    private let downsampleConvs: [ConvolutionLayer]
     private let panBlocks: [CSPRepLayer]
     private let hiddenDim: Int
     private let temperature: Double
@@ -60,23 +60,22 @@ final class HybridEncoder {
                     finalNorm: LayerNormLayer(parameters: try weights.layerNorm("\(p).final_layer_norm", features: dim, epsilon: lnEps)))
             }
         }
-        func convNorm(_ prefix: String, _ cin: Int, _ cout: Int, kernel: Int, stride: Int = 1) throws -> ConvolutionFP32 {
+        func convNorm(_ prefix: String, _ cin: Int, _ cout: Int, kernel: Int, stride: Int = 1) throws -> ConvolutionLayer {
             try weights.convolution(prefix, conv: "\(prefix).conv", norm: "\(prefix).norm", inChannels: cin,
                                     outChannels: cout, kernel: kernel, stride: stride, epsilon: bnEps, postOps: [activation])
         }
         func csp(_ prefix: String) throws -> CSPRepLayer {
             let hidden = Int(Double(dim) * config.hiddenExpansion)
-            let blocks = try (0..<3).map { b -> ConvolutionFP32 in
+            let blocks = try (0..<3).map { b -> ConvolutionLayer in
                 let p = "\(prefix).bottlenecks.\(b)"
                 let three = try weights.foldedConvolution(conv: "\(p).conv1.conv", norm: "\(p).conv1.norm", outChannels: hidden,
                                                           inChannels: hidden, kernel: 3, epsilon: bnEps)
                 let one = try weights.foldedConvolution(conv: "\(p).conv2.conv", norm: "\(p).conv2.norm", outChannels: hidden,
                                                         inChannels: hidden, kernel: 1, epsilon: bnEps)
-                return ConvolutionFP32(name: p, weightsOIHW: RepVGG.fuse(threeByThree: three.weights, oneByOne: one.weights,
-                                                                          channelsOut: hidden, channelsIn: hidden),
-                                       bias: zip(three.bias, one.bias).map { $0 + $1 }, inChannels: hidden,
-                                       outChannels: hidden, kernel: 3, stride: 1, padding: 1,
-                                       postOps: b == 2 ? [activation, .sum] : [activation])
+                return weights.convolution(p, weightsOIHW: RepVGG.fuse(threeByThree: three.weights, oneByOne: one.weights,
+                                                                        channelsOut: hidden, channelsIn: hidden),
+                                           bias: zip(three.bias, one.bias).map { $0 + $1 }, inChannels: hidden,
+                                           outChannels: hidden, kernel: 3, postOps: b == 2 ? [activation, .sum] : [activation])
             }
             return CSPRepLayer(
                 branch1: try convNorm("\(prefix).conv1", 2 * dim, hidden, kernel: 1),

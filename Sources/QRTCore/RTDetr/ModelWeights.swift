@@ -16,6 +16,8 @@ final class ModelWeights {
     }
 
     private let source: Source
+    /// The layers built from these weights share it: execution mode and input observers.
+    let context = QuantizationContext()
     /// Canonical (newest transformers) name → name in the file.
     private var fileName: [String: String] = [:]
     private(set) var used: Set<String> = []
@@ -81,24 +83,31 @@ final class ModelWeights {
 
     /// A convolution + batch norm pair (+ post-ops) as one folded oneDNN convolution.
     func convolution(_ name: String, conv: String, norm: String, inChannels: Int, outChannels: Int, kernel: Int,
-                     stride: Int = 1, epsilon: Float, postOps: [PostOp] = []) throws -> ConvolutionFP32 {
+                     stride: Int = 1, epsilon: Float, postOps: [PostOp] = []) throws -> ConvolutionLayer {
         let folded = try foldedConvolution(conv: conv, norm: norm, outChannels: outChannels, inChannels: inChannels,
                                            kernel: kernel, epsilon: epsilon)
-        return ConvolutionFP32(name: name, weightsOIHW: folded.weights, bias: folded.bias, inChannels: inChannels,
-                               outChannels: outChannels, kernel: kernel, stride: stride, padding: (kernel - 1) / 2,
-                               postOps: postOps)
+        return convolution(name, weightsOIHW: folded.weights, bias: folded.bias, inChannels: inChannels,
+                           outChannels: outChannels, kernel: kernel, stride: stride, postOps: postOps)
+    }
+
+    /// A convolution from weights already prepared (folded, fused), padded to keep "same" geometry.
+    func convolution(_ name: String, weightsOIHW: [Float], bias: [Float], inChannels: Int, outChannels: Int,
+                     kernel: Int, stride: Int = 1, postOps: [PostOp] = []) -> ConvolutionLayer {
+        ConvolutionLayer(name: name, weightsOIHW: weightsOIHW, bias: bias, inChannels: inChannels,
+                         outChannels: outChannels, kernel: kernel, stride: stride, padding: (kernel - 1) / 2,
+                         postOps: postOps, context: context)
     }
 
     func linear(_ prefix: String, inFeatures: Int, outFeatures: Int, postOps: [PostOp] = [],
-                scale: Float = 1) throws -> LinearFP32 {
+                scale: Float = 1) throws -> LinearLayer {
         var weights = try floats("\(prefix).weight", [outFeatures, inFeatures])
         var bias = try floats("\(prefix).bias", [outFeatures])
         if scale != 1 {
             for i in weights.indices { weights[i] *= scale }
             for i in bias.indices { bias[i] *= scale }
         }
-        return LinearFP32(name: prefix, weights: weights, bias: bias, inFeatures: inFeatures,
-                          outFeatures: outFeatures, postOps: postOps)
+        return LinearLayer(name: prefix, weights: weights, bias: bias, inFeatures: inFeatures,
+                           outFeatures: outFeatures, postOps: postOps, context: context)
     }
 
     func layerNorm(_ prefix: String, features: Int, epsilon: Float) throws -> LayerNormParameters {

@@ -41,13 +41,15 @@ public final class RTDetrModel {
     public let config: RTDetrConfig
     private let backbone: ResNetBackbone
     private let encoder: HybridEncoder
-    private let decoderInputProjections: [ConvolutionFP32]
-    private let encoderOutput: LinearFP32
+    private let decoderInputProjections: [ConvolutionLayer]
+    private let encoderOutput: LinearLayer
     private let encoderOutputNorm: LayerNormLayer
-    private let encoderScoreHead: LinearFP32
+    private let encoderScoreHead: LinearLayer
     private let encoderBoxHead: PredictionHead
     private let decoder: Decoder
     private let arena = ActivationArena()
+    /// Execution mode and quant points of every convolution and linear layer.
+    let quantizationContext: QuantizationContext
     private var anchorCache: [[SpatialShape]: Anchors.Table] = [:]
     /// Set to capture intermediate tensors on the next runs.
     public var taps: IntermediateTaps?
@@ -56,11 +58,12 @@ public final class RTDetrModel {
 
     init(config: RTDetrConfig, weights: ModelWeights) throws {
         self.config = config
+        quantizationContext = weights.context
         let d = config.dModel
         backbone = try ResNetBackbone(config: config.backbone, weights: weights)
         encoder = try HybridEncoder(config: config, backboneChannels: backbone.outputChannels, weights: weights)
         let bnEps = Float(config.batchNormEps)
-        var projections: [ConvolutionFP32] = []
+        var projections: [ConvolutionLayer] = []
         var inChannels = config.decoderInChannels.last ?? d
         for level in 0..<config.numFeatureLevels {
             let p = "model.decoder_input_proj.\(level)"

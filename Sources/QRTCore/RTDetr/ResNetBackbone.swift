@@ -4,13 +4,13 @@
 final class ResNetBackbone {
     private struct Block {
         let name: String
-        let main: [ConvolutionFP32]
+        let main: [ConvolutionLayer]
         /// nil: identity shortcut.
-        let shortcut: ConvolutionFP32?
+        let shortcut: ConvolutionLayer?
         let averagePoolShortcut: Bool
     }
 
-    private let stem: [ConvolutionFP32]
+    private let stem: [ConvolutionLayer]
     private let stages: [[Block]]
     /// Indices into `stages` whose outputs are returned (transformers' out_indices minus the stem).
     let outputStages: [Int]
@@ -40,18 +40,18 @@ final class ResNetBackbone {
                 let name = "\(prefix).encoder.stages.\(stageIndex).layers.\(layerIndex)"
                 let blockIn = layerIndex == 0 ? inChannels : outChannels
                 let stride = layerIndex == 0 ? stageStride : 1
-                func conv(_ index: Int, _ cin: Int, _ cout: Int, kernel: Int, stride: Int, post: [PostOp]) throws -> ConvolutionFP32 {
+                func conv(_ index: Int, _ cin: Int, _ cout: Int, kernel: Int, stride: Int, post: [PostOp]) throws -> ConvolutionLayer {
                     try weights.convolution("\(name).layer.\(index)", conv: "\(name).layer.\(index).convolution",
                                             norm: "\(name).layer.\(index).normalization", inChannels: cin,
                                             outChannels: cout, kernel: kernel, stride: stride, epsilon: eps, postOps: post)
                 }
-                func projection(_ key: String) throws -> ConvolutionFP32 {
+                func projection(_ key: String) throws -> ConvolutionLayer {
                     try weights.convolution("\(name).shortcut", conv: "\(key).convolution", norm: "\(key).normalization",
                                             inChannels: blockIn, outChannels: outChannels, kernel: 1,
                                             stride: 1, epsilon: eps)
                 }
-                let main: [ConvolutionFP32]
-                var shortcut: ConvolutionFP32?
+                let main: [ConvolutionLayer]
+                var shortcut: ConvolutionLayer?
                 var pooled = false
                 if config.layerType == .basic {
                     main = [try conv(0, blockIn, outChannels, kernel: 3, stride: stride, post: [activation]),

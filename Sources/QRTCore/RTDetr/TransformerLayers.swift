@@ -3,7 +3,7 @@
 /// residual already in the output buffer.
 final class SelfAttentionBlock {
     let channels: Int
-    private let query: LinearFP32, key: LinearFP32, value: LinearFP32, output: LinearFP32
+    private let query: LinearLayer, key: LinearLayer, value: LinearLayer, output: LinearLayer
     private let attention: AttentionFP32
     private let slot: String
 
@@ -41,7 +41,7 @@ final class SelfAttentionBlock {
 final class FeedForwardBlock {
     let channels: Int
     let hidden: Int
-    private let fc1: LinearFP32, fc2: LinearFP32
+    private let fc1: LinearLayer, fc2: LinearLayer
     private let slot: String
 
     init(_ prefix: String, channels: Int, hidden: Int, activation: String, weights: ModelWeights) throws {
@@ -79,7 +79,7 @@ struct LayerNormLayer {
 
 /// An MLP head as `RTDetrMLPPredictionHead`: Linear layers with ReLU between them.
 final class PredictionHead {
-    private let layers: [LinearFP32]
+    private let layers: [LinearLayer]
     private let slot: String
     let outFeatures: Int
 

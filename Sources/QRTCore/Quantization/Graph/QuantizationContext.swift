@@ -1,0 +1,39 @@
+/// How the quantizable layers of a model execute: one graph, three executors.
+public enum ExecutionMode: String, Sendable, CaseIterable {
+    /// The reference: FP32 weights and activations.
+    case fp32
+    /// FP32 arithmetic with quantize-dequantize at every quant point: the ground truth INT8 is held to.
+    case fakeQuant = "fake-quant"
+    /// Real integer kernels: u8 activations, s8 weights, s32 accumulation.
+    case int8
+}
+
+/// The quantization of one layer: its weights and the parameters of its input activation.
+struct LayerQuantization: Sendable {
+    var weights: QuantizedWeights
+    var input: QuantizationParameters
+}
+
+/// State shared by every quantizable layer of one model.
+final class QuantizationContext: @unchecked Sendable {
+    var mode: ExecutionMode = .fp32
+    /// Sees each quantizable layer's FP32 input before it is quantized: calibration statistics and
+    /// online range tracking hang here. Layers call it in execution order.
+    var inputObserver: ((_ layer: QuantizableLayer, _ values: UnsafeBufferPointer<Float>) -> Void)?
+    /// Every quantizable layer, in construction order.
+    private(set) var layers: [QuantizableLayer] = []
+
+    func register(_ layer: QuantizableLayer) { layers.append(layer) }
+}
+
+/// A convolution or linear layer with a quant point at its input and quantizable weights.
+protocol QuantizableLayer: AnyObject {
+    var name: String { get }
+    /// FP32 weights as [outputChannels, elementsPerChannel] (OIHW flattened for convolutions).
+    var weights: [Float] { get }
+    var bias: [Float] { get }
+    var outputChannels: Int { get }
+    /// Values per input row the layer reduces over (inChannels·k·k, or inFeatures).
+    var elementsPerChannel: Int { get }
+    var quantization: LayerQuantization? { get set }
+}
