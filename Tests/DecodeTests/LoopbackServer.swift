@@ -6,6 +6,17 @@ import Glibc
 /// Loopback helpers for network tests: free ports, a listener that accepts and stays silent,
 /// and an `ffmpeg -listen 1` HTTP server.
 enum Loopback {
+    /// Ends a helper process: SIGTERM, then SIGKILL if it is still there after `grace` seconds
+    /// (children of test threads can start with SIGTERM blocked).
+    static func terminate(_ process: Process, grace: Double = 3) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
     /// A TCP port on 127.0.0.1 that was free a moment ago.
     static func freePort() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -86,10 +97,30 @@ enum Loopback {
             try process.run()
         }
 
-        deinit {
-            if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
+        deinit { Loopback.terminate(process) }
+    }
+
+    /// tools/fixtures/rtsp_server.py: RTSP over TCP or UDP for one client at a time, relaying
+    /// `ffmpeg -f rtp` packets of a clip looped in real time.
+    final class RTSPServer {
+        let process = Process()
+
+        init(file: String, port: UInt16) throws {
+            process.executableURL = URL(fileURLWithPath: TestSupport.executable("python3")!)
+            process.arguments = [
+                TestSupport.repoRoot.appendingPathComponent("tools/fixtures/rtsp_server.py").path, file, String(port),
+            ]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
         }
+
+        /// SIGTERM (the server takes its ffmpeg with it), SIGKILL after 3 s.
+        func kill() {
+            Loopback.terminate(process)
+        }
+
+        deinit { kill() }
     }
 
     /// `ffmpeg -re -stream_loop -1 -i FILE -c copy -f mpegts -listen 1 http://127.0.0.1:PORT`:

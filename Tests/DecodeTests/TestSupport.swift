@@ -39,7 +39,8 @@ enum TestSupport {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        let pid = process.processIdentifier
+        let killer = DispatchWorkItem { if process.isRunning { kill(pid, SIGKILL) } }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

@@ -118,6 +118,41 @@ struct VideoSourceNetworkTests {
         #expect(recorder.lastIsEnded && recorder.frameCount == 0)
     }
 
+    @Test("RTSP over TCP and UDP: frames flow, and return after the server restarts",
+          .enabled(if: TestSupport.haveCLI && TestSupport.executable("python3") != nil), .timeLimit(.minutes(1)))
+    func rtspStreams() throws {
+        let port = try Loopback.freePort()
+        let clip = TestSupport.fixture("clip.mp4")
+        var server = try Loopback.RTSPServer(file: clip, port: port)
+        defer { server.kill() }
+        for transport in [StreamOptions.RTSPTransport.tcp, .udp] {
+            var options = Self.fastRetry
+            options.rtspTransport = transport
+            let source = try VideoSource(url: "rtsp://127.0.0.1:\(port)/live", options: options)
+            let recorder = EventRecorder()
+            source.start(recorder.handler)
+            defer { source.stop(timeout: 5) }
+            #expect(EventRecorder.waitUntil(timeout: 20) { recorder.frameCount >= 15 }, "\(transport): \(recorder.downs)")
+            if transport == .tcp {
+                let reconnects = source.counters.reconnects
+                let downs = recorder.downs.count
+                server.kill()
+                #expect(EventRecorder.waitUntil(timeout: 10) { recorder.downs.count > downs })
+                let frames = recorder.frameCount
+                server = try Loopback.RTSPServer(file: clip, port: port)
+                #expect(EventRecorder.waitUntil(timeout: 20) {
+                    recorder.frameCount >= frames + 15 && source.counters.reconnects > reconnects
+                }, "\(recorder.downs)")
+            }
+            #expect(source.stop(timeout: 5))
+            let info = try #require(recorder.ups.first)
+            #expect(info.kind == .rtsp && info.container == "rtsp" && info.codec == "h264" && info.sourceWidth == 160)
+            let frames = recorder.frames
+            #expect(frames.map(\.index) == Array(0..<frames.count))
+            #expect(frames.allSatisfy { $0.sourceWidth == 160 && $0.sourceHeight == 120 })
+        }
+    }
+
     @Test("RTSP to a closed port fails cleanly over TCP and UDP", .timeLimit(.minutes(1)))
     func rtspClosedPort() throws {
         let port = try Loopback.freePort()
