@@ -24,7 +24,9 @@ public struct DecodedImage: Sendable, Equatable {
 /// Reads still images (JPEG, PNG, BMP, WebP, ... — anything FFmpeg decodes; for a video file,
 /// its first frame) through libavformat/libavcodec and resizes them with swscale's bilinear
 /// filter into RGB24. The output equals, byte for byte,
-/// `ffmpeg -v error -i IMG -vf scale=W:H:flags=bilinear -pix_fmt rgb24 -f rawvideo -`.
+/// `ffmpeg -v error -i IMG -vf scale=W:H:flags=bilinear -pix_fmt rgb24 -f rawvideo -`
+/// (FrameScaler sets swscale up as FFmpeg 5.1's scale filter does). Safe to call from several
+/// threads at once: every call has its own FFmpeg contexts.
 public enum ImageReader {
     /// Why an image could not be read. `description` is one line naming the file.
     public struct Error: Swift.Error, Sendable, Equatable, CustomStringConvertible {

@@ -35,7 +35,7 @@ final class StreamRunner {
         case stopped
         /// End of file, nothing more to come.
         case ended
-        /// Open again at once (a file that loops but cannot seek).
+        /// Open again at once, from the start (a source that loops but cannot seek).
         case reopen
         case failed(reason: String, deliveredFrames: Bool)
     }
@@ -174,9 +174,8 @@ final class StreamRunner {
                 guard session.framesThisPass > 0 else {
                     return .failed(reason: "no decodable frames to loop over", deliveredFrames: session.delivered)
                 }
-                guard rewind(session) else {
-                    return locator.kind == .file ? .reopen : .failed(reason: "cannot seek back to the start to loop", deliveredFrames: true)
-                }
+                // Opening again also starts from the beginning (a new HTTP request, say).
+                guard rewind(session) else { return .reopen }
                 session.startPass()
                 armStallDeadline()
                 continue

@@ -78,6 +78,18 @@ public struct StreamInfo: Sendable, Equatable {
     public let frameRate: Double?
     /// Seconds, for sources that know their length.
     public let duration: Double?
+
+    public init(url: String, kind: SourceKind, container: String, codec: String, sourceWidth: Int,
+                sourceHeight: Int, frameRate: Double?, duration: Double?) {
+        self.url = url
+        self.kind = kind
+        self.container = container
+        self.codec = codec
+        self.sourceWidth = sourceWidth
+        self.sourceHeight = sourceHeight
+        self.frameRate = frameRate
+        self.duration = duration
+    }
 }
 
 /// One decoded picture, scaled for the model.
@@ -98,6 +110,20 @@ public struct DecodedFrame: Sendable {
     /// Seconds spent decoding and scaling this frame (from handing its packet to the decoder,
     /// or from the previous frame out of the same packet, to the end of scaling).
     public let decodeLatency: Double
+
+    /// For tests and synthetic sources; `rgb` must hold `width * height * 3` bytes.
+    public init(index: Int, pts: Double?, sourceWidth: Int, sourceHeight: Int, width: Int, height: Int,
+                rgb: [UInt8], decodeLatency: Double) {
+        precondition(rgb.count == width * height * 3, "DecodedFrame: rgb is not width * height * 3 bytes")
+        self.index = index
+        self.pts = pts
+        self.sourceWidth = sourceWidth
+        self.sourceHeight = sourceHeight
+        self.width = width
+        self.height = height
+        self.rgb = rgb
+        self.decodeLatency = decodeLatency
+    }
 }
 
 /// What a source reports, in order, on its decode thread.

@@ -39,7 +39,7 @@ struct ImageReaderTests {
     func pngMatchesCLI() throws {
         let directory = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        for pixelFormat in ["rgba", "gray", "rgb24"] {
+        for pixelFormat in ["rgba", "gray", "rgb24", "rgb48be", "pal8", "ya8", "gray16be"] {
             let png = directory.appendingPathComponent("test-\(pixelFormat).png").path
             _ = try TestSupport.run(TestSupport.ffmpeg!, [
                 "-v", "error", "-f", "lavfi", "-i", "testsrc=size=123x77", "-frames:v", "1",
