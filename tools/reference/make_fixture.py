@@ -212,10 +212,13 @@ def write_fixture_md(path: Path, out_dir: Path, tensors: dict, src: dict, meta: 
     w("The aliases: in transformers 4.x `RTDetrForObjectDetection.__init__` built `self.class_embed` / `self.bbox_embed` "
       "(ModuleLists, one head per decoder layer, `_tied_weights_keys = [\"bbox_embed\", \"class_embed\"]`) and then set "
       "`self.model.decoder.class_embed = self.class_embed` (same for bbox), so every head tensor had two names: "
-      "`class_embed.N.*` and `model.decoder.class_embed.N.*`; the 4.x conversion script also writes both. "
-      "Files from that era can carry either or both (safetensors serialization drops one name of each shared tensor; "
+      "`class_embed.N.*` and `model.decoder.class_embed.N.*` (the 4.x conversion script fills both names before loading). "
+      "Files from that era can carry either or both (safetensors serialization keeps one name of each shared tensor; "
       "pytorch_model.bin keeps both); when both are present they are identical. In 5.x the heads exist only under "
-      "`model.decoder.` and 5.25 ignores the top-level names on load. "
+      "`model.decoder.`, and 5.25 does *not* map the top-level names: loading a file that has only them reports them "
+      "UNEXPECTED and the heads MISSING (randomly initialized; checked with transformers 5.25). A loader should map "
+      "`class_embed.N` → `model.decoder.class_embed.N` and `bbox_embed.N` → `model.decoder.bbox_embed.N` when the "
+      "decoder-prefixed names are absent. "
       "Head N is used after decoder layer N; the final outputs come from N = decoder_layers-1.")
     w("")
     w("Backbone blocks: basic blocks (r18vd, r34vd, tiny) have `layer.{0,1}` (two 3x3 convs); bottleneck blocks "
@@ -363,7 +366,9 @@ def main(argv=None) -> int:
         "layouts": "feature maps NCHW; sequences [N,S,C]; decoder intermediates [N,L,Q,C]",
         "model_sha256": hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest(),
     }
-    save_file(tensors, str(out / "reference.safetensors"), metadata=meta)
+    # one metadata key holding sorted JSON: safetensors stores metadata in a hash map, so several keys would be
+    # written in a different order on every run and churn the committed file
+    save_file(tensors, str(out / "reference.safetensors"), metadata={"qrt_fixture": json.dumps(meta, sort_keys=True)})
     os.chmod(out / "reference.safetensors", 0o644)
 
     with safe_open(str(out / "model.safetensors"), "pt") as f:
