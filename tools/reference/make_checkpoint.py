@@ -16,9 +16,10 @@ get_rt_detr_config, i.e. the hyper-parameters of the PekingU/rtdetr_<name> Hub c
   tiny    a toy of the r18vd shape for unit-test fixtures (see TINY below)
 
 All: d_model 256 (except tiny), 8 heads, 300 queries, 4 sampling points, 3 levels, 80 COCO labels with the
-COCO id2label (the names in the usual 80-class order). One deliberate difference from the Hub configs:
-anchor_image_size is null (the Hub files say [640, 640]), so anchors are generated from the actual
-feature-map shapes at any input size; at 640x640 both give identical anchors.
+COCO id2label (the names in the usual 80-class order). anchor_image_size is null, so anchors are generated
+from the actual feature-map shapes at any input size; a fixed [640, 640] (which fine-tuning recipes that pass
+anchor_image_size=None suggest the Hub configs carry; not checked offline) gives identical anchors at 640x640
+and wrong ones at other sizes.
 
 Why the weights are not transformers' default init (DESIGN.md, RT-DETR): default init leaves BatchNorm
 at identity (mean 0, var 1, weight ~N(0, 0.01)), zeroes the deformable-attention offset and weight
