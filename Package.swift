@@ -12,6 +12,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
         .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd"),
         .systemLibrary(name: "CMosquitto", path: "Sources/CMosquitto", pkgConfig: "libmosquitto"),
         .systemLibrary(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD", pkgConfig: "libmicrohttpd"),
@@ -22,7 +23,7 @@ let package = Package(
                 .linkedLibrary("avformat"), .linkedLibrary("avcodec"),
                 .linkedLibrary("swscale"), .linkedLibrary("avutil"),
             ]),
-        .target(name: "QRTCore", dependencies: ["CDNNL"], swiftSettings: nativeCPU),
+        .target(name: "QRTCore", dependencies: ["CDNNL", "CLAPACK"], swiftSettings: nativeCPU),
         .target(name: "Decode", dependencies: ["CFFmpeg"], swiftSettings: nativeCPU),
         .target(name: "Adaptive", dependencies: ["QRTCore"], swiftSettings: nativeCPU),
         .executableTarget(
