@@ -7,6 +7,7 @@ let usage = """
     commands:
       detect        detect objects in images, one JSON object per image
       bench         time inference on a synthetic frame
+      quantize      post-training quantization of a checkpoint into a .qrt artifact (QRT-DETR)
       eval          COCO box AP of a model on annotated images (pycocotools' 12 numbers)
       serve         run the stream daemon (see systemd/qrt-detr.json)
       check-config  validate a daemon config file
@@ -24,6 +25,7 @@ let rest = Array(commandLine.dropFirst())
 let commands: [String: ([String]) throws -> Int32] = [
     "detect": DetectCommand.run,
     "bench": BenchCommand.run,
+    "quantize": QuantizeCommand.run,
     "eval": EvalCommand.run,
     "serve": ServeCommand.run,
     "check-config": CheckConfigCommand.run,

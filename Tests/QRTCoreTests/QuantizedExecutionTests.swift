@@ -22,7 +22,7 @@ struct QuantizedExecutionTests {
         let context = model.quantizationContext
         var ranges: [ObjectIdentifier: ClosedRange<Float>] = [:]
         context.mode = .fp32
-        context.inputObserver = { layer, values in
+        context.inputObserver = { layer, values, _ in
             var (low, high) = (Float.infinity, -Float.infinity)
             for v in values { low = min(low, v); high = max(high, v) }
             let key = ObjectIdentifier(layer)
@@ -46,7 +46,7 @@ struct QuantizedExecutionTests {
     {
         var codes: [String: [Int32]] = [:]
         model.quantizationContext.mode = mode
-        model.quantizationContext.inputObserver = { layer, values in
+        model.quantizationContext.inputObserver = { layer, values, _ in
             let parameters = layer.quantization!.input
             codes[layer.name] = values.map { parameters.quantize($0) }
         }

@@ -22,8 +22,7 @@ public final class Detector {
 
     /// Fills the model input from RGB24 pixels at inputSize × inputSize.
     public func setInput(rgb: UnsafeBufferPointer<UInt8>) {
-        precondition(rgb.count == inputSize * inputSize * 3, "expected \(inputSize)×\(inputSize) RGB")
-        for i in 0..<rgb.count { input.data[i] = Float(rgb[i]) / 255 }
+        Preprocess.fill(input, rgb: rgb, size: inputSize)
     }
 
     /// Runs the model on the current input; returns the raw outputs (owned by the model).
@@ -40,6 +39,20 @@ public final class Detector {
         return Postprocess.detections(logits: logits, boxes: boxes, labels: labels, categoryIDs: categoryIDs,
                                       sourceWidth: sourceWidth, sourceHeight: sourceHeight,
                                       scoreThreshold: scoreThreshold)
+    }
+}
+
+/// RT-DETR's input: RGB scaled to [0, 1], no mean or std.
+public enum Preprocess {
+    public static func tensor(rgb: UnsafeBufferPointer<UInt8>, size: Int) -> Tensor {
+        let tensor = Tensor(shape: [size, size, 3])
+        fill(tensor, rgb: rgb, size: size)
+        return tensor
+    }
+
+    static func fill(_ tensor: Tensor, rgb: UnsafeBufferPointer<UInt8>, size: Int) {
+        precondition(rgb.count == size * size * 3, "expected \(size)×\(size) RGB")
+        for i in 0..<rgb.count { tensor.data[i] = Float(rgb[i]) / 255 }
     }
 }
 

@@ -52,10 +52,9 @@ final class Decoder {
         queryPositionHead = try PredictionHead("model.decoder.query_pos_head", inFeatures: 4, hidden: 2 * d,
                                                outFeatures: d, layers: 2, weights: weights)
         // Only the last layer's class head feeds inference; the others serve training's auxiliary losses.
-        for l in 0..<(config.decoderLayers - 1) {
-            _ = try weights.floats("model.decoder.class_embed.\(l).weight", [config.numLabels, d])
-            _ = try weights.floats("model.decoder.class_embed.\(l).bias", [config.numLabels])
-        }
+        weights.acknowledge((0..<(config.decoderLayers - 1)).flatMap {
+            ["model.decoder.class_embed.\($0).weight", "model.decoder.class_embed.\($0).bias"]
+        })
         classHead = try weights.linear("model.decoder.class_embed.\(config.decoderLayers - 1)", inFeatures: d,
                                        outFeatures: config.numLabels)
     }

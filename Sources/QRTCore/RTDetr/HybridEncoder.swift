@@ -43,7 +43,7 @@ final class HybridEncoder {
         let bnEps = Float(config.batchNormEps)
         inputProjections = try backboneChannels.enumerated().map { level, channels in
             // transformers builds these BatchNorm2d with PyTorch's default epsilon.
-            try weights.convolution("encoder_input_proj.\(level)", conv: "model.encoder_input_proj.\(level).0",
+            try weights.convolution("model.encoder_input_proj.\(level)", conv: "model.encoder_input_proj.\(level).0",
                                     norm: "model.encoder_input_proj.\(level).1", inChannels: channels,
                                     outChannels: dim, kernel: 1, epsilon: 1e-5)
         }
@@ -68,14 +68,15 @@ final class HybridEncoder {
             let hidden = Int(Double(dim) * config.hiddenExpansion)
             let blocks = try (0..<3).map { b -> ConvolutionLayer in
                 let p = "\(prefix).bottlenecks.\(b)"
-                let three = try weights.foldedConvolution(conv: "\(p).conv1.conv", norm: "\(p).conv1.norm", outChannels: hidden,
-                                                          inChannels: hidden, kernel: 3, epsilon: bnEps)
-                let one = try weights.foldedConvolution(conv: "\(p).conv2.conv", norm: "\(p).conv2.norm", outChannels: hidden,
-                                                        inChannels: hidden, kernel: 1, epsilon: bnEps)
-                return weights.convolution(p, weightsOIHW: RepVGG.fuse(threeByThree: three.weights, oneByOne: one.weights,
-                                                                        channelsOut: hidden, channelsIn: hidden),
-                                           bias: zip(three.bias, one.bias).map { $0 + $1 }, inChannels: hidden,
-                                           outChannels: hidden, kernel: 3, postOps: b == 2 ? [activation, .sum] : [activation])
+                return try weights.convolution(p, inChannels: hidden, outChannels: hidden, kernel: 3,
+                                               postOps: b == 2 ? [activation, .sum] : [activation]) {
+                    let three = try weights.foldedConvolution(conv: "\(p).conv1.conv", norm: "\(p).conv1.norm",
+                                                              outChannels: hidden, inChannels: hidden, kernel: 3, epsilon: bnEps)
+                    let one = try weights.foldedConvolution(conv: "\(p).conv2.conv", norm: "\(p).conv2.norm",
+                                                            outChannels: hidden, inChannels: hidden, kernel: 1, epsilon: bnEps)
+                    return (RepVGG.fuse(threeByThree: three.weights, oneByOne: one.weights, channelsOut: hidden, channelsIn: hidden),
+                            zip(three.bias, one.bias).map { $0 + $1 })
+                }
             }
             return CSPRepLayer(
                 branch1: try convNorm("\(prefix).conv1", 2 * dim, hidden, kernel: 1),

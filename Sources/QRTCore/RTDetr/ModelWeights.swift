@@ -16,11 +16,15 @@ final class ModelWeights {
     }
 
     private let source: Source
+    /// Layers stored ready-made (folded, fused, possibly quantized), as in a `.qrt` artifact.
+    private let prepared: PreparedLayers?
     /// The layers built from these weights share it: execution mode and input observers.
     let context = QuantizationContext()
     /// Canonical (newest transformers) name → name in the file.
     private var fileName: [String: String] = [:]
     private(set) var used: Set<String> = []
+    /// Parameters read outside convolution/linear layers (LayerNorms), kept for artifacts.
+    private(set) var auxiliary: [(name: String, values: [Float])] = []
 
     /// transformers 4.x names → transformers 5.x names (its own conversion_mapping for rt_detr).
     static let legacyRenames: [(pattern: String, replacement: String)] = [
@@ -33,8 +37,9 @@ final class ModelWeights {
         (#"^bbox_embed\."#, "model.decoder.bbox_embed."),
     ]
 
-    init(_ source: Source) {
+    init(_ source: Source, prepared: PreparedLayers? = nil) {
         self.source = source
+        self.prepared = prepared
         for name in source.tensorNames {
             let canonical = Self.canonicalName(name)
             // When both the tied top-level head and the decoder's copy exist, keep the decoder's.
@@ -84,22 +89,34 @@ final class ModelWeights {
     /// A convolution + batch norm pair (+ post-ops) as one folded oneDNN convolution.
     func convolution(_ name: String, conv: String, norm: String, inChannels: Int, outChannels: Int, kernel: Int,
                      stride: Int = 1, epsilon: Float, postOps: [PostOp] = []) throws -> ConvolutionLayer {
-        let folded = try foldedConvolution(conv: conv, norm: norm, outChannels: outChannels, inChannels: inChannels,
-                                           kernel: kernel, epsilon: epsilon)
-        return convolution(name, weightsOIHW: folded.weights, bias: folded.bias, inChannels: inChannels,
-                           outChannels: outChannels, kernel: kernel, stride: stride, postOps: postOps)
+        try convolution(name, inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
+                        postOps: postOps) {
+            try foldedConvolution(conv: conv, norm: norm, outChannels: outChannels, inChannels: inChannels,
+                                  kernel: kernel, epsilon: epsilon)
+        }
     }
 
-    /// A convolution from weights already prepared (folded, fused), padded to keep "same" geometry.
-    func convolution(_ name: String, weightsOIHW: [Float], bias: [Float], inChannels: Int, outChannels: Int,
-                     kernel: Int, stride: Int = 1, postOps: [PostOp] = []) -> ConvolutionLayer {
-        ConvolutionLayer(name: name, weightsOIHW: weightsOIHW, bias: bias, inChannels: inChannels,
-                         outChannels: outChannels, kernel: kernel, stride: stride, padding: (kernel - 1) / 2,
-                         postOps: postOps, context: context)
+    /// A convolution padded to keep "same" geometry, whose weights `make` derives from checkpoint
+    /// tensors (folding, fusing) unless the layer is stored ready-made.
+    func convolution(_ name: String, inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1,
+                     postOps: [PostOp] = [], make: () throws -> (weights: [Float], bias: [Float])) throws -> ConvolutionLayer {
+        let stored = try prepared?.layer(name, outputChannels: outChannels, elementsPerChannel: inChannels * kernel * kernel)
+        let (weights, bias) = try stored.map { ($0.weights, $0.bias) } ?? make()
+        let layer = ConvolutionLayer(name: name, weightsOIHW: weights, bias: bias, inChannels: inChannels,
+                                     outChannels: outChannels, kernel: kernel, stride: stride, padding: (kernel - 1) / 2,
+                                     postOps: postOps, context: context)
+        layer.quantization = stored?.quantization
+        return layer
     }
 
     func linear(_ prefix: String, inFeatures: Int, outFeatures: Int, postOps: [PostOp] = [],
                 scale: Float = 1) throws -> LinearLayer {
+        if let stored = try prepared?.layer(prefix, outputChannels: outFeatures, elementsPerChannel: inFeatures) {
+            let layer = LinearLayer(name: prefix, weights: stored.weights, bias: stored.bias, inFeatures: inFeatures,
+                                    outFeatures: outFeatures, postOps: postOps, context: context)
+            layer.quantization = stored.quantization
+            return layer
+        }
         var weights = try floats("\(prefix).weight", [outFeatures, inFeatures])
         var bias = try floats("\(prefix).bias", [outFeatures])
         if scale != 1 {
@@ -110,9 +127,15 @@ final class ModelWeights {
                            outFeatures: outFeatures, postOps: postOps, context: context)
     }
 
+    /// Marks checkpoint tensors inference does not need as expected, so they are not reported unused.
+    func acknowledge(_ names: [String]) {
+        for name in names { if let stored = fileName[name] { used.insert(stored) } }
+    }
+
     func layerNorm(_ prefix: String, features: Int, epsilon: Float) throws -> LayerNormParameters {
-        LayerNormParameters(gamma: try floats("\(prefix).weight", [features]),
-                            beta: try floats("\(prefix).bias", [features]), epsilon: epsilon)
+        let gamma = try floats("\(prefix).weight", [features]), beta = try floats("\(prefix).bias", [features])
+        auxiliary += [("\(prefix).weight", gamma), ("\(prefix).bias", beta)]
+        return LayerNormParameters(gamma: gamma, beta: beta, epsilon: epsilon)
     }
 
     /// Tensors in the file that no layer asked for, except those inference never needs.
@@ -122,6 +145,18 @@ final class ModelWeights {
             !used.contains(name) && !ignorable.contains { name.range(of: $0, options: .regularExpression) != nil }
         }.sorted()
     }
+}
+
+/// A layer as stored in an artifact: weights already folded (dequantized when quantized).
+struct PreparedLayer {
+    let weights: [Float]
+    let bias: [Float]
+    let quantization: LayerQuantization?
+}
+
+protocol PreparedLayers {
+    /// nil when the store has no such layer; throws when it has one that does not fit.
+    func layer(_ name: String, outputChannels: Int, elementsPerChannel: Int) throws -> PreparedLayer?
 }
 
 struct LayerNormParameters {

@@ -50,9 +50,13 @@ public final class RTDetrModel {
     private let arena = ActivationArena()
     /// Execution mode and quant points of every convolution and linear layer.
     let quantizationContext: QuantizationContext
+    /// LayerNorm parameters by checkpoint name, for writing artifacts.
+    let auxiliaryTensors: [(name: String, values: [Float])]
     private var anchorCache: [[SpatialShape]: Anchors.Table] = [:]
     /// Set to capture intermediate tensors on the next runs.
     public var taps: IntermediateTaps?
+    /// The encoder tokens that seeded each query slot in the latest run (slot order).
+    public private(set) var selectedTokens: [Int] = []
     /// Set to accumulate per-stage wall time.
     public var clock: StageClock?
 
@@ -85,9 +89,19 @@ public final class RTDetrModel {
         encoderBoxHead = try PredictionHead("model.enc_bbox_head", inFeatures: d, hidden: d, outFeatures: 4, layers: 3,
                                             weights: weights)
         decoder = try Decoder(config: config, weights: weights)
+        auxiliaryTensors = weights.auxiliary
         if config.learnInitialQuery {
             throw ModelWeights.MissingTensor(description: "config.json: learn_initial_query=true is not supported")
         }
+    }
+
+    /// Loads a Hugging Face model directory, or a `.qrt` artifact (which then runs in INT8).
+    public static func load(path: URL) throws -> RTDetrModel {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            return try QRTArtifact.load(path)
+        }
+        return try load(directory: path)
     }
 
     /// Loads `config.json` and `model.safetensors` from a Hugging Face model directory.
@@ -158,6 +172,7 @@ public final class RTDetrModel {
         var selected = [Int](repeating: 0, count: queries)
         var selectedScores = [Float](repeating: 0, count: queries)
         TopK.largest(best.data, count: tokens, k: queries, indices: &selected, topValues: &selectedScores)
+        selectedTokens = selected
         taps?.record("enc_topk_indices", shape: [queries], values: selected.map { Float($0) })
 
         // Only the selected tokens need the box head: it works row by row.
@@ -186,6 +201,15 @@ public final class RTDetrModel {
         anchorCache[shapes] = table
         return table
     }
+
+    /// How the convolution and linear layers execute; `.int8` needs a calibrated or loaded quantization.
+    public var executionMode: ExecutionMode {
+        get { quantizationContext.mode }
+        set { quantizationContext.mode = newValue }
+    }
+
+    /// Number of layers that carry a quantization (0 for an FP32 checkpoint).
+    public var quantizedLayerCount: Int { quantizationContext.layers.filter { $0.quantization != nil }.count }
 
     /// Bytes held by activation buffers (they are reused across frames).
     public var activationBytes: Int { arena.totalBytes }

@@ -25,7 +25,7 @@ final class ResNetBackbone {
         }
         let stemWidths = [config.numChannels, config.embeddingSize / 2, config.embeddingSize / 2, config.embeddingSize]
         stem = try (0..<3).map { i in
-            try weights.convolution("stem.\(i)", conv: "\(prefix).embedder.embedder.\(i).convolution",
+            try weights.convolution("\(prefix).embedder.embedder.\(i)", conv: "\(prefix).embedder.embedder.\(i).convolution",
                                     norm: "\(prefix).embedder.embedder.\(i).normalization",
                                     inChannels: stemWidths[i], outChannels: stemWidths[i + 1], kernel: 3,
                                     stride: i == 0 ? 2 : 1, epsilon: eps, postOps: [activation])

@@ -42,18 +42,19 @@ enum BenchCommand {
         let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
         let p90 = times[min(times.count - 1, Int((Double(times.count) * 0.9).rounded(.up)) - 1)]
         let peakMB = Double(ProcessMemory.peakResidentBytes()) / 1_048_576
+        let precision = detector.model.executionMode.rawValue
         if arguments.flag("json") {
             let object: [String: Any] = [
                 "model": options.directory.path, "size": options.size, "threads": options.threads,
                 "iters": iterations, "median_ms": median, "p90_ms": p90, "min_ms": times.first!,
-                "fps": 1000 / median, "peak_rss_mb": peakMB, "precision": "fp32",
+                "fps": 1000 / median, "peak_rss_mb": peakMB, "precision": precision,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print(String(format: "%@  %d×%d  %d threads  fp32: median %.1f ms  p90 %.1f ms  (%.1f fps)  peak RSS %.0f MB",
+            print(String(format: "%@  %d×%d  %d threads  %@: median %.1f ms  p90 %.1f ms  (%.1f fps)  peak RSS %.0f MB",
                          options.directory.lastPathComponent, options.size, options.size, options.threads,
-                         median, p90, 1000 / median, peakMB))
+                         precision, median, p90, 1000 / median, peakMB))
         }
         return 0
     }

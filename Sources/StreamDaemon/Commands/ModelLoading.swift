@@ -11,6 +11,9 @@ struct ModelOptions {
 
     init(_ arguments: Arguments) throws {
         directory = URL(fileURLWithPath: try arguments.required("model"))
+        guard FileManager.default.fileExists(atPath: directory.path) else {
+            throw Arguments.UsageError(description: "--model \(directory.path): no such file or directory")
+        }
         size = try arguments.int("size", default: 640, range: 32...2048)
         guard size % 32 == 0 else {
             throw Arguments.UsageError(description: "option --size must be a multiple of 32 (the model's largest stride), got \(size)")
@@ -18,9 +21,10 @@ struct ModelOptions {
         threads = try arguments.int("threads", default: ProcessInfo.processInfo.activeProcessorCount, range: 1...256)
     }
 
+    /// An FP32 checkpoint directory or a `.qrt` artifact (which runs in INT8).
     func loadDetector() throws -> Detector {
         Compute.setThreads(threads)
-        let model = try RTDetrModel.load(directory: directory)
+        let model = try RTDetrModel.load(path: directory)
         return Detector(model: model, inputSize: size)
     }
 }

@@ -40,6 +40,13 @@ final class ConvolutionLayer: QuantizableLayer {
         context.register(self)
     }
 
+    func makeProbe(weights quantized: QuantizedWeights?) -> LayerProbe {
+        ConvolutionProbe(kernel: ConvolutionFP32(
+            name: name, weightsOIHW: quantized?.dequantized() ?? weights, bias: bias, inChannels: inChannels,
+            outChannels: outChannels, kernel: kernel, stride: stride, padding: padding,
+            postOps: postOps.withoutResidual))
+    }
+
     func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
         reference.outputSize(height: height, width: width)
     }
@@ -52,7 +59,7 @@ final class ConvolutionLayer: QuantizableLayer {
 
     /// `output` must already hold the residual when `postOps` starts with `.sum`.
     func run(_ input: Tensor, into output: UnsafeMutablePointer<Float>) throws {
-        context.inputObserver?(self, UnsafeBufferPointer(input.buffer))
+        context.inputObserver?(self, UnsafeBufferPointer(input.buffer), input.shape)
         guard let quantization, context.mode != .fp32 else {
             try reference.run(input, into: output)
             return
@@ -85,3 +92,20 @@ final class ConvolutionLayer: QuantizableLayer {
     }
 }
 
+
+private struct ConvolutionProbe: LayerProbe {
+    let kernel: ConvolutionFP32
+
+    func run(_ input: UnsafePointer<Float>, shape: [Int], inputQuantization: QuantizationParameters?) throws -> [Float] {
+        let source = Tensor(shape: shape)
+        if let inputQuantization {
+            inputQuantization.fakeQuantize(UnsafeBufferPointer(start: input, count: source.count), into: source.buffer)
+        } else {
+            source.data.update(from: input, count: source.count)
+        }
+        let size = kernel.outputSize(height: shape[0], width: shape[1])
+        let output = Tensor(shape: [size.height, size.width, kernel.outChannels])
+        try kernel.run(source, into: output)
+        return output.toArray()
+    }
+}

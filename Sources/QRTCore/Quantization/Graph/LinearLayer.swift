@@ -33,6 +33,11 @@ final class LinearLayer: QuantizableLayer {
         context.register(self)
     }
 
+    func makeProbe(weights quantized: QuantizedWeights?) -> LayerProbe {
+        LinearProbe(kernel: LinearFP32(name: name, weights: quantized?.dequantized() ?? weights, bias: bias,
+                                       inFeatures: inFeatures, outFeatures: outFeatures, postOps: postOps.withoutResidual))
+    }
+
     func run(_ input: Tensor, into output: Tensor) throws {
         let rows = input.count / inFeatures
         precondition(rows * inFeatures == input.count, "\(name): input \(input.shape) is not a multiple of \(inFeatures)")
@@ -43,7 +48,7 @@ final class LinearLayer: QuantizableLayer {
     /// `output` must already hold the residual when `postOps` starts with `.sum`.
     func run(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) throws {
         let count = rows * inFeatures
-        context.inputObserver?(self, UnsafeBufferPointer(start: input, count: count))
+        context.inputObserver?(self, UnsafeBufferPointer(start: input, count: count), [rows, inFeatures])
         guard let quantization, context.mode != .fp32 else {
             try reference.run(input, rows: rows, into: output)
             return
@@ -70,5 +75,20 @@ final class LinearLayer: QuantizableLayer {
             ActivationQuantizer.quantize(input, count: count, with: quantization.input, into: codes)
             try int8Kernel!.run(codes, rows: rows, into: output)
         }
+    }
+}
+
+private struct LinearProbe: LayerProbe {
+    let kernel: LinearFP32
+
+    func run(_ input: UnsafePointer<Float>, shape: [Int], inputQuantization: QuantizationParameters?) throws -> [Float] {
+        let rows = shape[0]
+        var source = [Float](UnsafeBufferPointer(start: input, count: rows * kernel.inFeatures))
+        if let inputQuantization {
+            source.withUnsafeMutableBufferPointer { inputQuantization.fakeQuantize($0) }
+        }
+        var output = [Float](repeating: 0, count: rows * kernel.outFeatures)
+        try kernel.run(source, rows: rows, into: &output)
+        return output
     }
 }

@@ -17,9 +17,10 @@ struct LayerQuantization: Sendable {
 /// State shared by every quantizable layer of one model.
 final class QuantizationContext: @unchecked Sendable {
     var mode: ExecutionMode = .fp32
-    /// Sees each quantizable layer's FP32 input before it is quantized: calibration statistics and
-    /// online range tracking hang here. Layers call it in execution order.
-    var inputObserver: ((_ layer: QuantizableLayer, _ values: UnsafeBufferPointer<Float>) -> Void)?
+    /// Sees each quantizable layer's FP32 input (with its shape: [H, W, C] or [rows, features])
+    /// before it is quantized: calibration statistics and online range tracking hang here. Layers
+    /// call it in execution order.
+    var inputObserver: ((_ layer: QuantizableLayer, _ values: UnsafeBufferPointer<Float>, _ shape: [Int]) -> Void)?
     /// Every quantizable layer, in construction order.
     private(set) var layers: [QuantizableLayer] = []
 
@@ -36,4 +37,17 @@ protocol QuantizableLayer: AnyObject {
     /// Values per input row the layer reduces over (inChannels·k·k, or inFeatures).
     var elementsPerChannel: Int { get }
     var quantization: LayerQuantization? { get set }
+    /// A detached copy of the layer's arithmetic for calibration searches: FP32, or with these
+    /// quantized weights; it runs without the residual sum.
+    func makeProbe(weights: QuantizedWeights?) -> LayerProbe
+}
+
+/// Runs one layer alone on cached inputs, optionally fake-quantizing the input first.
+protocol LayerProbe {
+    func run(_ input: UnsafePointer<Float>, shape: [Int], inputQuantization: QuantizationParameters?) throws -> [Float]
+}
+
+extension [PostOp] {
+    /// The post-ops that do not read the output buffer: everything before a residual sum.
+    var withoutResidual: [PostOp] { Array(prefix { $0 != .sum }) }
 }
