@@ -20,6 +20,9 @@ enum DNNL {
         return stream!
     }()
 
+    /// The OpenMP team size of the calling thread's next parallel regions.
+    static var threads: Int { Int(omp_get_max_threads()) }
+
     static func setThreads(_ count: Int) {
         omp_set_num_threads(Int32(max(1, count)))
     }

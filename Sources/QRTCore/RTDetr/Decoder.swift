@@ -76,7 +76,6 @@ final class Decoder {
 
         let position = arena.tensor("decoder.query_pos", [queries, d])
         let snapshot = arena.tensor("decoder.snapshot", [queries, d])
-        let value = arena.tensor("decoder.value", [tokens, d])
         let offsets = arena.tensor("decoder.offsets", [queries, heads * levels * points * 2])
         let weightsBuffer = arena.tensor("decoder.weights", [queries, heads * levels * points])
         let locations = arena.tensor("decoder.locations", [queries, heads * levels * points * 2])
@@ -84,7 +83,19 @@ final class Decoder {
         let boxDelta = arena.tensor("decoder.box_delta", [queries, 4])
         let previous = arena.tensor("decoder.previous_box", [queries, 4])
 
-        for layer in layers {
+        // The value projections depend only on the encoder memory: the big, parallel part of the
+        // decoder, run with the caller's thread team before the sequential per-query work.
+        let values = try layers.enumerated().map { index, layer in
+            let value = arena.tensor("decoder.value.\(index)", [tokens, d])
+            return value
+        }
+        let threads = DNNL.threads
+        // The rest is a chain of small matmuls on `queries` rows: one thread avoids an OpenMP
+        // fork/join per op, which costs more than it saves there, and far more when another
+        // process holds a core.
+        DNNL.setThreads(1)
+        defer { DNNL.setThreads(threads) }
+        for (layer, value) in zip(layers, values) {
             try queryPositionHead.run(reference, rows: queries, into: position.data, arena: arena)
 
             snapshot.data.update(from: hidden, count: queries * d)
@@ -94,7 +105,6 @@ final class Decoder {
 
             // Deformable cross-attention: queries (with position) predict where to sample the maps.
             Elementwise.add(hidden, position.data, into: position.data, count: queries * d)
-            try layer.valueProjection.run(memory.data, rows: tokens, into: value.data)
             try layer.samplingOffsets.run(position.data, rows: queries, into: offsets.data)
             try layer.attentionWeights.run(position.data, rows: queries, into: weightsBuffer.data)
             Softmax.rows(weightsBuffer.data, rows: queries * heads, columns: levels * points)
