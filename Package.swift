@@ -32,6 +32,7 @@ let package = Package(
             swiftSettings: nativeCPU),
         .testTarget(name: "QRTCoreTests", dependencies: ["QRTCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DecodeTests", dependencies: ["Decode"]),
+        .testTarget(name: "AdaptiveTests", dependencies: ["Adaptive"]),
         .testTarget(name: "StreamDaemonTests", dependencies: ["StreamDaemon"]),
     ]
 )
