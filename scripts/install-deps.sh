@@ -11,3 +11,7 @@ apt-get install -y -q --no-install-recommends \
     liblapacke-dev libopenblas-dev \
     libmosquitto-dev mosquitto mosquitto-clients \
     libmicrohttpd-dev
+# Daemon tests: a real RTSP server (tools/rtsp/rtsp_server.py) on GStreamer.
+apt-get install -y -q --no-install-recommends \
+    gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 \
+    gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3-gi

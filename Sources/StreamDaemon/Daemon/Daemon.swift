@@ -355,6 +355,7 @@ final class Daemon: @unchecked Sendable {
         scheduler.closeInputs()
         // Keep a fifth of the time (at most a second) for the sinks.
         let sinkReserve = min(1, config.shutdownTimeout / 5)
+        output!.beginShutdown(deadline: deadline - sinkReserve)
         while scheduler.pending > 0 || worker!.isBusy, Timestamp.monotonicSeconds() < deadline - sinkReserve {
             usleep(5_000)
         }
@@ -365,8 +366,9 @@ final class Daemon: @unchecked Sendable {
         }
         metricsServer?.stop()
         let drained = output!.close(deadline: deadline)
-        if left > 0 || !drained {
-            Log.shared.warning("shutdown deadline reached: \(left) queued frame\(left == 1 ? "" : "s") not processed\(drained ? "" : ", some records not written")")
+        let abandoned = output!.abandonedRecords
+        if left > 0 || !drained || abandoned > 0 {
+            Log.shared.warning("shutdown deadline reached: \(left) queued frame\(left == 1 ? "" : "s") not processed\(drained && abandoned == 0 ? "" : ", some records not written")")
         }
     }
 

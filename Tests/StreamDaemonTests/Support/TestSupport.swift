@@ -168,3 +168,84 @@ enum TestSupport {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+extension TestSupport {
+    /// A plain HTTP/1.0 GET on 127.0.0.1: status code and body.
+    static func httpGet(port: Int, path: String, timeout: Double = 5) throws -> (status: Int, body: String) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var time = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw ToolError(description: "connect to port \(port): \(String(cString: strerror(errno)))") }
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            response += buffer[..<count]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let headerEnd = text.range(of: "\r\n\r\n"),
+              let status = Int(text.split(separator: " ").dropFirst().first ?? "") else {
+            throw ToolError(description: "bad HTTP response: \(text.prefix(200))")
+        }
+        return (status, String(text[headerEnd.upperBound...]))
+    }
+
+    /// Starts a helper process (a server) with stdout/stderr to a log file; the caller kills it.
+    static func spawn(_ tool: String, _ arguments: [String], log: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Sends `signal`, then SIGKILL if the process is still there after `grace` seconds.
+    /// (Children of the test runner may inherit a blocked SIGTERM, so SIGKILL is the default.)
+    static func stop(_ process: Process?, signal: Int32 = SIGKILL, grace: Double = 3) {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, signal)
+        if !waitUntil(timeout: grace, { !process.isRunning }) { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// The shared sample videos (`../shared/data/video`), when present.
+    static func sharedVideo(_ name: String) -> String? {
+        for base in [repoRoot.deletingLastPathComponent().appendingPathComponent("shared/data/video"),
+                     URL(fileURLWithPath: "/work/shared/data/video")] {
+            let path = base.appendingPathComponent(name).path
+            if FileManager.default.fileExists(atPath: path) { return path }
+        }
+        return nil
+    }
+}
+
+extension TestSupport {
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    static func httpProbe(port: Int) throws -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+}

@@ -13,6 +13,9 @@ final class MQTTSink: RecordSink, @unchecked Sendable {
     let config: MQTTSinkConfig
     private var mosq: OpaquePointer?
     private let state = Mutex(State())
+    /// Guards `mosq` between the connect retries and `close`.
+    private let connectLock = Mutex(())
+    private let wake = DispatchSemaphore(value: 0)
 
     private struct State {
         var counters = SinkCounters()
@@ -66,17 +69,38 @@ final class MQTTSink: RecordSink, @unchecked Sendable {
             guard let context else { return }
             Unmanaged<MQTTSink>.fromOpaque(context).takeUnretainedValue().acknowledged()
         }
-        // A broker that is down now is not an error: the network thread keeps trying.
+        // A broker that is down now is not an error. Once a first connection attempt is under
+        // way, libmosquitto's network thread reconnects by itself; but an attempt that fails at
+        // once (connection refused on loopback, unknown host) leaves that thread waiting for a
+        // first attempt forever, so `retryFirstConnection` keeps making them until one starts.
         let rc = mosquitto_connect_async(mosq, config.host, Int32(config.port), Int32(config.keepalive))
-        if rc != MOSQ_ERR_SUCCESS.rawValue {
-            if rc == MOSQ_ERR_INVAL.rawValue {
-                throw StartError(description: "invalid MQTT broker address \(config.host):\(config.port)")
-            }
-            Log.shared.warning("sink \(name): cannot connect yet: \(Self.message(rc)); retrying")
+        if rc == MOSQ_ERR_INVAL.rawValue {
+            throw StartError(description: "invalid MQTT broker address \(config.host):\(config.port)")
         }
         let started = mosquitto_loop_start(mosq)
         guard started == MOSQ_ERR_SUCCESS.rawValue else {
             throw StartError(description: "cannot start the MQTT network thread: \(Self.message(started))")
+        }
+        if rc != MOSQ_ERR_SUCCESS.rawValue {
+            Log.shared.warning("sink \(name): cannot connect yet: \(Self.reason(rc)); retrying")
+            state.withLock { $0.loggedDisconnect = true }
+            let thread = Thread { [self] in retryFirstConnection() }
+            thread.name = "mqtt connect"
+            thread.start()
+        }
+    }
+
+    private func retryFirstConnection() {
+        var delay = 0.5
+        while true {
+            if wake.wait(timeout: .now() + delay) == .success { return }  // closing
+            let rc = connectLock.withLock { _ -> Int32 in
+                guard let mosq else { return MOSQ_ERR_SUCCESS.rawValue }
+                return mosquitto_reconnect_async(mosq)
+            }
+            if rc == MOSQ_ERR_SUCCESS.rawValue { return }
+            Log.shared.debug("sink \(name): still cannot connect: \(Self.reason(rc))")
+            delay = min(delay * 2, Double(config.reconnectMaxDelay))
         }
     }
 
@@ -86,12 +110,15 @@ final class MQTTSink: RecordSink, @unchecked Sendable {
 
     func write(_ line: [UInt8], stream: String) throws(SinkFailure) {
         guard let mosq else { throw .failed("closed") }
+        // QoS 0 messages are never acknowledged: only QoS 1 and 2 count against the buffer
+        // (libmosquitto drops unsent QoS 0 messages itself when the connection goes).
+        let tracked = config.qos > 0
         let full = state.withLock { s -> Bool in
             if s.pending >= config.maxQueued {
                 s.counters.dropped += 1
                 return true
             }
-            s.pending += 1
+            if tracked { s.pending += 1 }
             return false
         }
         if full { return }
@@ -105,9 +132,9 @@ final class MQTTSink: RecordSink, @unchecked Sendable {
             state.withLock { $0.counters.records += 1 }
         } else if rc == MOSQ_ERR_NO_CONN.rawValue {
             // QoS 0 while disconnected: the message is gone.
-            state.withLock { $0.pending -= 1; $0.counters.dropped += 1 }
+            state.withLock { if tracked { $0.pending -= 1 }; $0.counters.dropped += 1 }
         } else {
-            state.withLock { $0.pending -= 1; $0.counters.errors += 1 }
+            state.withLock { if tracked { $0.pending -= 1 }; $0.counters.errors += 1 }
             throw .failed("publish failed: \(Self.message(rc))")
         }
     }
@@ -122,12 +149,25 @@ final class MQTTSink: RecordSink, @unchecked Sendable {
     }
 
     func close() {
+        wake.signal()
+        let mosq: OpaquePointer? = connectLock.withLock { _ in
+            defer { self.mosq = nil }
+            return self.mosq
+        }
         guard let mosq else { return }
-        mosquitto_disconnect(mosq)
-        mosquitto_loop_stop(mosq, false)
-        mosquitto_destroy(mosq)
-        self.mosq = nil
         state.withLock { $0.counters.connected = false }
+        mosquitto_disconnect(mosq)
+        // The network thread ends at its next turn; while the broker is away that can be a
+        // whole reconnect delay, so wait in the background and give up after 2 s (the process
+        // may be about to exit; the client is then left to it).
+        let stopped = DispatchSemaphore(value: 0)
+        let box = UncheckedBox(mosq)
+        Thread {
+            mosquitto_loop_stop(box.value, false)
+            mosquitto_destroy(box.value)
+            stopped.signal()
+        }.start()
+        _ = stopped.wait(timeout: .now() + 2)
     }
 
     var counters: SinkCounters { state.withLock { $0.counters } }
@@ -165,10 +205,21 @@ final class MQTTSink: RecordSink, @unchecked Sendable {
     }
 
     private func acknowledged() {
+        guard config.qos > 0 else { return }
         state.withLock { $0.pending = max(0, $0.pending - 1) }
     }
 
     private static func message(_ code: Int32) -> String {
         String(cString: mosquitto_strerror(code))
     }
+
+    /// For MOSQ_ERR_ERRNO the useful text is errno's.
+    private static func reason(_ code: Int32) -> String {
+        code == MOSQ_ERR_ERRNO.rawValue ? String(cString: strerror(errno)) : message(code)
+    }
+}
+
+private final class UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

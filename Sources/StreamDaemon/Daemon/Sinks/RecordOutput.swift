@@ -21,8 +21,10 @@ final class RecordOutput: @unchecked Sendable {
     /// Monotonic seconds of the latest record written (0: none yet).
     let lastWrite = Atomic<UInt64>(0)
     private var failuresLogged: [String: Int] = [:]
+    private var giveUpAt: Double?
+    private var abandoned = 0
 
-    init(sinks: [any RecordSink], capacity: Int = 1024, onClosed: @escaping @Sendable (String) -> Void) {
+    init(sinks: [any RecordSink], capacity: Int = 256, onClosed: @escaping @Sendable (String) -> Void) {
         self.sinks = sinks
         self.capacity = capacity
         self.onClosed = onClosed
@@ -40,11 +42,38 @@ final class RecordOutput: @unchecked Sendable {
     func submit(_ line: [UInt8], stream: String) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        while !closing, lines.count - head >= capacity { condition.wait() }
+        while !closing, lines.count - head >= capacity {
+            if let deadline = giveUpAt {
+                // Shutting down behind a sink that does not move: drop rather than hang.
+                let remaining = deadline - Timestamp.monotonicSeconds()
+                if remaining <= 0 {
+                    abandoned += 1
+                    return false
+                }
+                _ = condition.wait(until: Date(timeIntervalSinceNow: min(remaining, 0.1)))
+            } else {
+                condition.wait()
+            }
+        }
         if closing { return false }
         lines.append((line, stream))
         condition.broadcast()
         return true
+    }
+
+    /// From now on a producer waits for room at most until `deadline` (monotonic seconds).
+    func beginShutdown(deadline: Double) {
+        condition.lock()
+        giveUpAt = deadline
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Records dropped because the queue stayed full past the shutdown deadline.
+    var abandonedRecords: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return abandoned
     }
 
     /// Records waiting plus the one being written.

@@ -23,6 +23,12 @@ enum SignalFlags {
             }
         }
         install(SIGHUP) { _ in SignalFlags.reload.store(true, ordering: .relaxed) }
+        // A parent may have left these blocked (the mask is inherited across exec): unblock
+        // them here, before the daemon starts its threads, which inherit this thread's mask.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { sigaddset(&set, number) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     private static func install(_ number: Int32, _ handler: @convention(c) (Int32) -> Void) {
