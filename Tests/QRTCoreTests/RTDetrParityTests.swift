@@ -72,6 +72,20 @@ struct RTDetrParityTests {
         #expect(try relativeDifference("encoder_output.\(level)", "encoder.outputs.\(level)") <= 1e-5)
     }
 
+    /// Each decoder layer's output: cross-attention errors that the final heads might mask show here.
+    @Test func decoderLayerOutputs() throws {
+        let run = try Self.run.get()
+        let shape = try #require(run.reference.info("decoder.intermediate_hidden_states")?.shape)
+        let expected = try run.reference.floats("decoder.intermediate_hidden_states")
+        let (layers, perLayer) = (shape[1], shape[2] * shape[3])
+        for layer in 0..<layers {
+            let ours = try #require(run.taps.tensors["decoder.hidden.\(layer)"]).values
+            let reference = expected[(layer * perLayer)..<((layer + 1) * perLayer)]
+            let difference = zip(ours, reference).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+            #expect(difference <= 1e-4, "decoder layer \(layer): max |Δ| \(difference)")
+        }
+    }
+
     @Test func selectedQueriesAreIdentical() throws {
         let run = try Self.run.get()
         let ours = try #require(run.taps.tensors["enc_topk_indices"]).values.map { Int($0) }

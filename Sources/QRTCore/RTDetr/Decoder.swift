@@ -65,7 +65,7 @@ final class Decoder {
     ///   - memory: [S, d] flattened decoder-input maps; `shapes` their (height, width), finest first.
     ///   - logits: [queries, numLabels] output; `boxes`: [queries, 4] normalized cxcywh output.
     func run(target: Tensor, referenceLogits: UnsafePointer<Float>, memory: Tensor, shapes: [SpatialShape],
-             logits: Tensor, boxes: Tensor, arena: ActivationArena) throws {
+             logits: Tensor, boxes: Tensor, arena: ActivationArena, taps: IntermediateTaps? = nil) throws {
         let queries = target.shape[0]
         let d = dModel
         let tokens = memory.shape[0]
@@ -87,6 +87,7 @@ final class Decoder {
         // decoder, run with the caller's thread team before the sequential per-query work.
         let values = try layers.enumerated().map { index, layer in
             let value = arena.tensor("decoder.value.\(index)", [tokens, d])
+            try layer.valueProjection.run(memory.data, rows: tokens, into: value.data)
             return value
         }
         let threads = DNNL.threads
@@ -95,7 +96,7 @@ final class Decoder {
         // process holds a core.
         DNNL.setThreads(1)
         defer { DNNL.setThreads(threads) }
-        for (layer, value) in zip(layers, values) {
+        for (index, (layer, value)) in zip(layers, values).enumerated() {
             try queryPositionHead.run(reference, rows: queries, into: position.data, arena: arena)
 
             snapshot.data.update(from: hidden, count: queries * d)
@@ -118,6 +119,7 @@ final class Decoder {
             snapshot.data.update(from: hidden, count: queries * d)
             try layer.feedForward.run(snapshot.data, tokens: queries, addingInto: hidden, arena: arena)
             layer.finalNorm(hidden, rows: queries)
+            taps?.record("decoder.hidden.\(index)", shape: [queries, d], values: Array(UnsafeBufferPointer(start: hidden, count: queries * d)))
 
             // Iterative refinement: new box = sigmoid(delta + inverse_sigmoid(previous box)).
             try layer.boxHead.run(hidden, rows: queries, into: boxDelta.data, arena: arena)

@@ -188,7 +188,7 @@ public final class RTDetrModel {
         let logits = arena.tensor("logits", [queries, classes])
         let boxes = arena.tensor("pred_boxes", [queries, 4])
         try decoder.run(target: target, referenceLogits: referenceLogits.data, memory: memory, shapes: shapes,
-                        logits: logits, boxes: boxes, arena: arena)
+                        logits: logits, boxes: boxes, arena: arena, taps: taps)
         clock?.mark("decoder")
         taps?.record("logits", logits)
         taps?.record("pred_boxes", boxes)
