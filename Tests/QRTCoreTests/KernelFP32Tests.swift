@@ -12,9 +12,10 @@ struct KernelFP32Tests {
         }
     }
 
-    @Test(arguments: [(kernel: 3, stride: 2, size: 9), (kernel: 1, stride: 1, size: 6), (kernel: 3, stride: 1, size: 5)])
-    func convolutionMatchesDirectLoop(kernel: Int, stride: Int, size: Int) throws {
-        let (cin, cout) = (5, 7)
+    /// The last case has 16-multiple channels, which takes the Winograd path (blocked layout, reorders).
+    @Test(arguments: [(kernel: 3, stride: 2, size: 9, cin: 5, cout: 7), (kernel: 1, stride: 1, size: 6, cin: 5, cout: 7),
+                      (kernel: 3, stride: 1, size: 5, cin: 5, cout: 7), (kernel: 3, stride: 1, size: 11, cin: 32, cout: 48)])
+    func convolutionMatchesDirectLoop(kernel: Int, stride: Int, size: Int, cin: Int, cout: Int) throws {
         let padding = (kernel - 1) / 2
         let weights = pseudoRandom(cout * cin * kernel * kernel, seed: 1)
         let bias = pseudoRandom(cout, seed: 2)

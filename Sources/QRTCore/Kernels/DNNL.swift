@@ -120,16 +120,22 @@ final class DNNLPrimitive {
         dnnl_primitive_desc_destroy(descriptor)
     }
 
+    /// A reorder between two layouts of the same tensor, for repeated use.
+    static func reorderPrimitive(from sourceMD: dnnl_memory_desc_t, to targetMD: dnnl_memory_desc_t) throws -> DNNLPrimitive {
+        var from = sourceMD, to = targetMD
+        var pd: dnnl_primitive_desc_t?
+        try DNNL.check(dnnl_reorder_primitive_desc_create(&pd, &from, DNNL.engine, &to, DNNL.engine, nil), "reorder")
+        return try DNNLPrimitive(descriptor: pd!)
+    }
+
     /// Copies `source` (in `sourceMD`) into a fresh buffer laid out as `targetMD`.
     static func reorder(_ source: UnsafeRawPointer, from sourceMD: dnnl_memory_desc_t,
                         to targetMD: dnnl_memory_desc_t) throws -> PackedBuffer {
-        var from = sourceMD, to = targetMD
+        var to = targetMD
         let packed = PackedBuffer(byteCount: dnnl_memory_desc_get_size(&to))
-        var pd: dnnl_primitive_desc_t?
-        try DNNL.check(dnnl_reorder_primitive_desc_create(&pd, &from, DNNL.engine, &to, DNNL.engine, nil), "reorder")
-        let reorder = try DNNLPrimitive(descriptor: pd!)
-        let src = try DNNLMemory(from, pointer: UnsafeMutableRawPointer(mutating: source))
-        let dst = try DNNLMemory(to, pointer: packed.pointer)
+        let reorder = try reorderPrimitive(from: sourceMD, to: targetMD)
+        let src = try DNNLMemory(sourceMD, pointer: UnsafeMutableRawPointer(mutating: source))
+        let dst = try DNNLMemory(targetMD, pointer: packed.pointer)
         try reorder.execute([(DNNL_ARG_FROM, src.handle), (DNNL_ARG_TO, dst.handle)])
         return packed
     }
