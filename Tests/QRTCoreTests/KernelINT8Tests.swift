@@ -29,9 +29,10 @@ struct KernelINT8Tests {
         let activation = QuantizationParameters(scale: 0.1, zeroPoint: zeroPoint, qmin: 0, qmax: 255)
         let scales = weightScales.map { $0 * activation.scale }
         let conv = ConvolutionINT8(name: "test", weightsOIHW: weights, weightScales: weightScales, bias: bias,
-                                   input: activation, inChannels: cin, outChannels: cout,
-                                   kernel: kernel, stride: stride, padding: padding, postOps: [])
-        let out = conv.outputSize(height: size, width: size)
+                                   input: activation,
+                                   geometry: ConvolutionGeometry(inChannels: cin, outChannels: cout, kernel: kernel,
+                                                                 stride: stride, padding: padding), postOps: [])
+        let out = conv.geometry.outputSize(height: size, width: size)
         var output = [Float](repeating: 0, count: out.height * out.width * cout)
         try conv.run(input, height: size, width: size, into: &output)
 
@@ -68,7 +69,7 @@ struct KernelINT8Tests {
         let activation = QuantizationParameters(scale: 0.1, zeroPoint: zeroPoint, qmin: 0, qmax: 255)
         let scales = weightScales.map { $0 * activation.scale }
         let linear = LinearINT8(name: "test", weights: weights, weightScales: weightScales, bias: bias, input: activation,
-                                inFeatures: inFeatures, outFeatures: outFeatures, postOps: [.relu])
+                                geometry: LinearGeometry(inFeatures: inFeatures, outFeatures: outFeatures), postOps: [.relu])
         var output = [Float](repeating: 0, count: rows * outFeatures)
         try linear.run(input, rows: rows, into: &output)
         var worst: Float = 0

@@ -266,12 +266,37 @@ def bench_ov_int8(ctx: Context) -> Row:
 
 
 def bench_qrt_detr(ctx: Context) -> Row:
+    return _qrt_bench(ctx, "qrt-detr FP32 (Swift, oneDNN)", ctx.model_dir)
+
+
+def bench_qrt_detr_int8(ctx: Context) -> Row:
+    """qrt-detr's W8A8 artifact of the same checkpoint (EMA-MSE ranges on the same calibration images as ORT)."""
     a = ctx.args
-    label = "qrt-detr (Swift, oneDNN)"
+    label = "qrt-detr INT8 W8A8 (Swift, oneDNN)"
+    if a.no_int8:
+        return Row.skipped(label, "skipped (--no-int8)")
     binary = Path(a.binary)
     if not binary.is_file() or not os.access(binary, os.X_OK):
         return Row.skipped(label, f"binary not found: {binary} (swift build -c release)")
-    cmd = [str(binary), "bench", "--model", str(ctx.model_dir), "--size", str(a.size), "--threads", str(a.threads),
+    artifact = ctx.model_dir / f"qrt-w8a8-ema-mse-{a.size}-{a.calib_images}.qrt"
+    if not artifact.is_file() or artifact.stat().st_mtime < (ctx.model_dir / "model.safetensors").stat().st_mtime:
+        print(f"  quantizing {artifact.name} with qrt-detr ...", file=sys.stderr, flush=True)
+        cmd = [str(binary), "quantize", "--model", str(ctx.model_dir), "--calib", str(a.calib_dir),
+               "--images", str(a.calib_images), "--method", "ema-mse", "--bits", "w8a8", "--size", str(a.size),
+               "--threads", str(a.threads), "-o", str(artifact)]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+        if p.returncode != 0:
+            tail = (p.stderr.decode(errors="replace").strip().splitlines() or ["(no stderr)"])[-1]
+            return Row.skipped(label, f"quantize exited {p.returncode}: {tail}")
+    return _qrt_bench(ctx, label, artifact)
+
+
+def _qrt_bench(ctx: Context, label: str, model: Path) -> Row:
+    a = ctx.args
+    binary = Path(a.binary)
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        return Row.skipped(label, f"binary not found: {binary} (swift build -c release)")
+    cmd = [str(binary), "bench", "--model", str(model), "--size", str(a.size), "--threads", str(a.threads),
            "--iters", str(a.iters), "--warmup", str(a.warmup), "--json"]
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, check=False)
@@ -307,17 +332,21 @@ RUNTIMES = [
     bench_ov_default,
     bench_ov_int8,
     bench_qrt_detr,
+    bench_qrt_detr_int8,
 ]
 
 
-def table(rows: list[Row], base_label: str = "ONNX Runtime FP32") -> str:
+def table(rows: list[Row], base_label: str = "ONNX Runtime FP32",
+          int8_label: str = "ONNX Runtime INT8 (QDQ, per-channel, MinMax)") -> str:
     base = next((r.median_ms for r in rows if r.runtime == base_label and r.median_ms), None)
-    out = ["| runtime | median ms | p90 ms | ratio to ORT FP32 | note |", "|---|---:|---:|---:|---|"]
+    int8 = next((r.median_ms for r in rows if r.runtime == int8_label and r.median_ms), None)
+    out = ["| runtime | median ms | p90 ms | ratio to ORT FP32 | ratio to ORT INT8 | note |", "|---|---:|---:|---:|---:|---|"]
     for r in rows:
         med = f"{r.median_ms:.1f}" if r.median_ms is not None else "—"
         p90 = f"{r.p90_ms:.1f}" if r.p90_ms is not None else "—"
         ratio = f"{r.median_ms / base:.2f}" if (base and r.median_ms is not None) else "—"
-        out.append(f"| {r.runtime} | {med} | {p90} | {ratio} | {r.note} |")
+        ratio8 = f"{r.median_ms / int8:.2f}" if (int8 and r.median_ms is not None) else "—"
+        out.append(f"| {r.runtime} | {med} | {p90} | {ratio} | {ratio8} | {r.note} |")
     return "\n".join(out)
 
 

@@ -9,11 +9,7 @@ import CDNNL
 /// and the other layers untouched.
 final class ConvolutionINT8 {
     let name: String
-    let inChannels: Int
-    let outChannels: Int
-    let kernel: Int
-    let stride: Int
-    let padding: Int
+    let geometry: ConvolutionGeometry
     let postOps: [PostOp]
     let input: QuantizationParameters
     private let weightsOIHW: [Int8]
@@ -25,34 +21,26 @@ final class ConvolutionINT8 {
         let primitive: DNNLPrimitive
         let packedWeights: PackedBuffer
         let src: DNNLMemory, weights: DNNLMemory, bias: DNNLMemory, dst: DNNLMemory
-        let outHeight: Int, outWidth: Int
     }
     private var prepared: [Int: Prepared] = [:]
 
     init(name: String, weightsOIHW: [Int8], weightScales: [Float], bias: [Float], input: QuantizationParameters,
-         inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, postOps: [PostOp]) {
-        precondition(weightsOIHW.count == outChannels * inChannels * kernel * kernel, "\(name): weight size")
-        precondition(weightScales.count == outChannels && bias.count == outChannels, "\(name): per-channel sizes")
+         geometry: ConvolutionGeometry, postOps: [PostOp]) {
+        let (cin, cout, k) = (geometry.inChannels, geometry.outChannels, geometry.kernel)
+        precondition(weightsOIHW.count == cout * cin * k * k, "\(name): weight size")
+        precondition(weightScales.count == cout && bias.count == cout, "\(name): per-channel sizes")
         self.name = name
         self.weightsOIHW = weightsOIHW
         self.input = input
+        self.geometry = geometry
         outputScales = weightScales.map { $0 * input.scale }
         scaledBias = PackedBuffer(copying: zip(bias, outputScales).map { $1 == 0 ? 0 : $0 / $1 })
-        self.inChannels = inChannels
-        self.outChannels = outChannels
-        self.kernel = kernel
-        self.stride = stride
-        self.padding = padding
         self.postOps = postOps
-    }
-
-    func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
-        ((height + 2 * padding - kernel) / stride + 1, (width + 2 * padding - kernel) / stride + 1)
     }
 
     /// - Parameters:
     ///   - quantized: [height, width, inChannels] u8, quantized with `input`.
-    ///   - output: f32 [outHeight, outWidth, outChannels]; holds the residual when post-ops start with `.sum`.
+    ///   - output: f32 [outHeight, outWidth, outChannels]; holds the residual when post-ops have a `.sum`.
     func run(_ quantized: UnsafePointer<UInt8>, height: Int, width: Int, into output: UnsafeMutablePointer<Float>) throws {
         let state = try prepare(height: height, width: width)
         state.src.point(at: UnsafeMutableRawPointer(mutating: quantized))
@@ -66,39 +54,19 @@ final class ConvolutionINT8 {
     private func prepare(height: Int, width: Int) throws -> Prepared {
         let key = height << 32 | width
         if let state = prepared[key] { return state }
-        let (outHeight, outWidth) = outputSize(height: height, width: width)
-        var srcMD = try DNNL.memoryDescriptor([1, inChannels, height, width], dnnl_u8, dnnl_nhwc)
-        var anyWeights = try DNNL.memoryDescriptor([outChannels, inChannels, kernel, kernel], dnnl_s8, dnnl_format_tag_any)
-        var biasMD = try DNNL.memoryDescriptor([outChannels], dnnl_f32, dnnl_a)
-        var dstMD = try DNNL.memoryDescriptor([1, outChannels, outHeight, outWidth], dnnl_f32, dnnl_nhwc)
-        var strides: [dnnl_dim_t] = [dnnl_dim_t(stride), dnnl_dim_t(stride)]
-        var pads: [dnnl_dim_t] = [dnnl_dim_t(padding), dnnl_dim_t(padding)]
-        var padsRight: [dnnl_dim_t] = [
-            dnnl_dim_t((outHeight - 1) * stride + kernel - height - padding),
-            dnnl_dim_t((outWidth - 1) * stride + kernel - width - padding),
-        ]
-        var desc = dnnl_convolution_desc_t()
-        try DNNL.check(dnnl_convolution_forward_desc_init(
-            &desc, dnnl_forward_inference, dnnl_convolution_direct, &srcMD, &anyWeights, &biasMD, &dstMD,
-            &strides, &pads, &padsRight), "\(name): int8 convolution descriptor")
+        let desc = try geometry.descriptor(height: height, width: width, source: dnnl_u8, weights: dnnl_s8, layout: dnnl_nhwc,
+                                           algorithm: dnnl_convolution_direct, name: name)
         let attr = try PostOp.attribute(for: postOps)
         defer { dnnl_primitive_attr_destroy(attr) }
         try DNNL.setQuantization(attr, outputScales: outputScales, channelMask: 1 << 1, zeroPoint: input.zeroPoint)
-        var pd: dnnl_primitive_desc_t?
-        try DNNL.check(dnnl_primitive_desc_create(&pd, &desc, attr, DNNL.engine, nil), "\(name): int8 convolution")
-        let primitive = try DNNLPrimitive(descriptor: pd!)
-        let weightsMD = primitive.queryMemory(dnnl_query_weights_md)
-        let plainWeights = try DNNL.memoryDescriptor([outChannels, inChannels, kernel, kernel], dnnl_s8, dnnl_oihw)
-        let packed = try weightsOIHW.withUnsafeBytes {
-            try DNNLPrimitive.reorder($0.baseAddress!, from: plainWeights, to: weightsMD)
-        }
+        let primitive = try DNNLPrimitive.create(desc, attributes: attr, name: "\(name): int8 convolution")
+        let (k, cin, cout) = (geometry.kernel, geometry.inChannels, geometry.outChannels)
+        let packed = try primitive.packWeights(weightsOIHW, plain: try DNNL.memoryDescriptor([cout, cin, k, k], dnnl_s8, dnnl_oihw))
         let state = Prepared(
-            primitive: primitive, packedWeights: packed,
-            src: try DNNLMemory(srcMD, pointer: nil),
-            weights: try DNNLMemory(weightsMD, pointer: packed.pointer),
-            bias: try DNNLMemory(biasMD, pointer: scaledBias.pointer),
-            dst: try DNNLMemory(dstMD, pointer: nil),
-            outHeight: outHeight, outWidth: outWidth)
+            primitive: primitive, packedWeights: packed.buffer,
+            src: try DNNLMemory(primitive.queryMemory(dnnl_query_src_md), pointer: nil), weights: packed.memory,
+            bias: try DNNLMemory(try DNNL.memoryDescriptor([cout], dnnl_f32, dnnl_a), pointer: scaledBias.pointer),
+            dst: try DNNLMemory(primitive.queryMemory(dnnl_query_dst_md), pointer: nil))
         prepared[key] = state
         return state
     }

@@ -4,19 +4,18 @@ import CDNNL
 /// Weights arrive as PyTorch's [outFeatures, inFeatures] and are packed once per row count.
 final class LinearFP32 {
     let name: String
-    let inFeatures: Int
-    let outFeatures: Int
+    let geometry: LinearGeometry
     let postOps: [PostOp]
     private let weights: [Float]
     private let biasBuffer: PackedBuffer
 
+    var inFeatures: Int { geometry.inFeatures }
+    var outFeatures: Int { geometry.outFeatures }
+
     private struct Prepared {
         let primitive: DNNLPrimitive
         let packedWeights: PackedBuffer
-        let src: DNNLMemory
-        let weights: DNNLMemory
-        let bias: DNNLMemory
-        let dst: DNNLMemory
+        let src: DNNLMemory, weights: DNNLMemory, bias: DNNLMemory, dst: DNNLMemory
     }
     private var prepared: [Int: Prepared] = [:]
 
@@ -25,12 +24,11 @@ final class LinearFP32 {
         self.name = name
         self.weights = weights
         self.biasBuffer = PackedBuffer(copying: bias ?? [Float](repeating: 0, count: outFeatures))
-        self.inFeatures = inFeatures
-        self.outFeatures = outFeatures
+        geometry = LinearGeometry(inFeatures: inFeatures, outFeatures: outFeatures)
         self.postOps = postOps
     }
 
-    /// `output` must already hold the residual when `postOps` starts with `.sum`.
+    /// `output` must already hold the residual when `postOps` has a `.sum`.
     func run(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) throws {
         let state = try prepare(rows: rows)
         state.src.point(at: UnsafeMutableRawPointer(mutating: input))
@@ -50,29 +48,17 @@ final class LinearFP32 {
 
     private func prepare(rows: Int) throws -> Prepared {
         if let state = prepared[rows] { return state }
-        var srcMD = try DNNL.memoryDescriptor([rows, inFeatures], dnnl_f32, dnnl_ab)
-        var anyWeights = try DNNL.memoryDescriptor([inFeatures, outFeatures], dnnl_f32, dnnl_format_tag_any)
-        var biasMD = try DNNL.memoryDescriptor([1, outFeatures], dnnl_f32, dnnl_ab)
-        var dstMD = try DNNL.memoryDescriptor([rows, outFeatures], dnnl_f32, dnnl_ab)
-        var desc = dnnl_matmul_desc_t()
-        try DNNL.check(dnnl_matmul_desc_init(&desc, &srcMD, &anyWeights, &biasMD, &dstMD), "\(name): matmul descriptor")
         let attr = try PostOp.attribute(for: postOps)
         defer { dnnl_primitive_attr_destroy(attr) }
-        var pd: dnnl_primitive_desc_t?
-        try DNNL.check(dnnl_primitive_desc_create(&pd, &desc, attr, DNNL.engine, nil), "\(name): matmul")
-        let primitive = try DNNLPrimitive(descriptor: pd!)
-        let weightsMD = primitive.queryMemory(dnnl_query_weights_md)
-        // PyTorch's [out, in] row-major is the [in, out] matrix in column-major ("ba").
-        let plainWeights = try DNNL.memoryDescriptor([inFeatures, outFeatures], dnnl_f32, dnnl_ba)
-        let packed = try weights.withUnsafeBytes {
-            try DNNLPrimitive.reorder($0.baseAddress!, from: plainWeights, to: weightsMD)
-        }
+        let primitive = try DNNLPrimitive.create(
+            try geometry.descriptor(rows: rows, source: dnnl_f32, weights: dnnl_f32, name: name), attributes: attr,
+            name: "\(name): matmul")
+        let packed = try primitive.packWeights(weights, plain: try geometry.plainWeights(dnnl_f32))
         let state = Prepared(
-            primitive: primitive, packedWeights: packed,
-            src: try DNNLMemory(srcMD, pointer: nil),
-            weights: try DNNLMemory(weightsMD, pointer: packed.pointer),
-            bias: try DNNLMemory(biasMD, pointer: biasBuffer.pointer),
-            dst: try DNNLMemory(dstMD, pointer: nil))
+            primitive: primitive, packedWeights: packed.buffer,
+            src: try DNNLMemory(primitive.queryMemory(dnnl_query_src_md), pointer: nil), weights: packed.memory,
+            bias: try DNNLMemory(try geometry.biasDescriptor, pointer: biasBuffer.pointer),
+            dst: try DNNLMemory(primitive.queryMemory(dnnl_query_dst_md), pointer: nil))
         prepared[rows] = state
         return state
     }

@@ -4,11 +4,7 @@ final class ConvolutionLayer: QuantizableLayer {
     let name: String
     let weights: [Float]
     let bias: [Float]
-    let inChannels: Int
-    let outChannels: Int
-    let kernel: Int
-    let stride: Int
-    let padding: Int
+    let geometry: ConvolutionGeometry
     let postOps: [PostOp]
     private let context: QuantizationContext
     private let reference: ConvolutionFP32
@@ -16,6 +12,11 @@ final class ConvolutionLayer: QuantizableLayer {
     private var int8Kernel: ConvolutionINT8?
     private let scratch = ActivationScratch()
 
+    var inChannels: Int { geometry.inChannels }
+    var outChannels: Int { geometry.outChannels }
+    var kernel: Int { geometry.kernel }
+    var stride: Int { geometry.stride }
+    var padding: Int { geometry.padding }
     var outputChannels: Int { outChannels }
     var elementsPerChannel: Int { inChannels * kernel * kernel }
     var quantization: LayerQuantization? {
@@ -27,11 +28,8 @@ final class ConvolutionLayer: QuantizableLayer {
         self.name = name
         weights = weightsOIHW
         self.bias = bias
-        self.inChannels = inChannels
-        self.outChannels = outChannels
-        self.kernel = kernel
-        self.stride = stride
-        self.padding = padding
+        geometry = ConvolutionGeometry(inChannels: inChannels, outChannels: outChannels, kernel: kernel,
+                                       stride: stride, padding: padding)
         self.postOps = postOps
         self.context = context
         reference = ConvolutionFP32(name: name, weightsOIHW: weightsOIHW, bias: bias, inChannels: inChannels,
@@ -82,8 +80,7 @@ final class ConvolutionLayer: QuantizableLayer {
                 int8Kernel = ConvolutionINT8(
                     name: name, weightsOIHW: quantization.weights.widenedToInt8(),
                     weightScales: quantization.weights.quantization.scales, bias: bias, input: quantization.input,
-                    inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
-                    padding: padding, postOps: postOps)
+                    geometry: geometry, postOps: postOps)
             }
             let codes = scratch.bytes(input.count)
             ActivationQuantizer.quantize(input.data, count: input.count, with: quantization.input, into: codes)

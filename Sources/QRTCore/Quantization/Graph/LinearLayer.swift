@@ -68,7 +68,8 @@ final class LinearLayer: QuantizableLayer {
             if int8Kernel == nil {
                 int8Kernel = LinearINT8(name: name, weights: quantization.weights.widenedToInt8(),
                                         weightScales: quantization.weights.quantization.scales, bias: bias,
-                                        input: quantization.input, inFeatures: inFeatures, outFeatures: outFeatures,
+                                        input: quantization.input,
+                                        geometry: LinearGeometry(inFeatures: inFeatures, outFeatures: outFeatures),
                                         postOps: postOps)
             }
             let codes = scratch.bytes(count)
