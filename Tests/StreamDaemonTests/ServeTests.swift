@@ -116,6 +116,37 @@ extension BlackBoxTests {
             for record in daemon.records() { #expect(SchemaValidator.detections.errors(record) == []) }
         }
 
+        /// A reload that changes the model's input size restarts every stream (frames are decoded
+        /// at the model's size); records after it carry the new size.
+        @Test(.timeLimit(.minutes(2))) func reloadWithANewInputSizeRestartsEveryStream() throws {
+            let clip = TestSupport.decodeFixture("clip.mp4")
+            let streams: [[String: Any]] = [["id": "a", "url": clip, "loop": true, "realtime": true],
+                                            ["id": "b", "url": clip, "loop": true, "realtime": true]]
+            var options = DaemonProcess.Options()
+            options.notifySocket = true
+            let daemon = try DaemonProcess(config: TestSupport.config(streams: streams, inputSize: 64), options: options)
+            let notify = try #require(daemon.notify)
+            #expect(notify.waitFor("READY=1", timeout: 30), "\(daemon.diagnostics)")
+            #expect(daemon.waitForRecords(timeout: 20) { $0.filter { $0["type"] as? String == "frame" }.count >= 6 })
+            try TestSupport.config(streams: streams, inputSize: 32).write(to: daemon.configURL, atomically: true, encoding: .utf8)
+            daemon.signal(SIGHUP)
+            #expect(notify.waitFor("READY=1", count: 2, timeout: 20), "\(daemon.diagnostics)")
+            #expect(daemon.waitForRecords(timeout: 20) { records in
+                ["a", "b"].allSatisfy { id in records.contains {
+                    $0["stream"] as? String == id && (($0["model"] as? [String: Any])?["input_size"] as? Int) == 32 } } },
+                "\(daemon.diagnostics)")
+            let stops = daemon.records(type: "stream", event: "stop")
+            #expect(Set(stops.map { $0["stream"] as! String }) == ["a", "b"])
+            #expect(daemon.stderr.contains("reloaded: streams ~a ~b"))
+            // No frame decoded for the old size reaches the new model: sizes only go 64 → 32 per stream.
+            for id in ["a", "b"] {
+                let sizes = daemon.records(type: "frame", stream: id).map { ($0["model"] as! [String: Any])["input_size"] as! Int }
+                #expect(sizes == sizes.sorted(by: >), "\(id): \(sizes)")
+            }
+            daemon.signal(SIGTERM)
+            #expect(daemon.waitForExit(timeout: 10) == 0, "\(daemon.diagnostics)")
+        }
+
         /// A reader that stops reading stalls the pipeline end to end: the watchdog stops, and
         /// comes back once the reader catches up.
         @Test(.timeLimit(.minutes(3))) func watchdogOnlyWhileFramesProgress() throws {

@@ -17,10 +17,7 @@ final class Log: Sendable {
         journal = environment["JOURNAL_STREAM"] != nil
     }
 
-    var currentLevel: LogLevel {
-        get { LogLevel.allCases[level.load(ordering: .relaxed)] }
-        set { level.store(LogLevel.allCases.firstIndex(of: newValue)!, ordering: .relaxed) }
-    }
+    var currentLevel: LogLevel { LogLevel.allCases[level.load(ordering: .relaxed)] }
 
     func setLevel(_ newLevel: LogLevel) {
         level.store(LogLevel.allCases.firstIndex(of: newLevel)!, ordering: .relaxed)

@@ -3,10 +3,32 @@ import Foundation
 
 /// Reads and validates the daemon's JSON config strictly: unknown fields, wrong types, values
 /// out of range, duplicate stream ids and options that do not apply to a source kind are all
-/// errors, each reported on one line that names the field.
+/// errors, each reported on one line that names the field (`streams[1].queue.capacity: …`),
+/// and every error in the file is reported, not only the first. Duplicate keys are errors too.
 ///
 /// Relative paths (model directory, file sources, file sink, password file) are resolved
 /// against the directory holding the config file, so a config travels with its files.
+///
+/// Fields (defaults in brackets):
+/// - `version` [1]: the only version this build reads.
+/// - `model` (required): `path` (required; Hugging Face directory), `id` [directory name],
+///   `input_size` [640, multiple of 32], `score_threshold` [0.5], `threads` [all cores].
+/// - `streams` (required, at least one): `id` (required; 1-64 of `A-Za-z0-9_.-`, unique),
+///   `url` (required; a path, `file://`, `rtsp://`, `rtsps://`, `http(s)://`, `/dev/videoN`,
+///   `v4l2://`), `enabled` [true], `queue.capacity` [4], `queue.policy` [`drop-oldest` for live
+///   sources, `block` for files], `realtime` and `loop` [false; files only], `rtsp_transport`
+///   [`tcp`; rtsp only], `open_timeout_s` [10], `stall_timeout_s` [10],
+///   `reconnect.initial_delay_s` [0.5], `reconnect.max_delay_s` [30], `decoder_threads` [1],
+///   `format_options` [{}; string values passed to FFmpeg, e.g. V4L2 `video_size`],
+///   `score_threshold` [the model's].
+/// - `sinks` [`[{"type": "stdout"}]`]: `{"type": "stdout"}`;
+///   `{"type": "file", "path", "max_bytes" [100 MiB], "keep" [5]}`;
+///   `{"type": "mqtt", "host", "port" [1883], "topic" ["qrt-detr/{stream}"], "qos" [1],
+///   "client_id" [qrt-detr-PID], "keepalive_s" [30], "max_queued" [1000], "username",
+///   "password_file", "reconnect_max_delay_s" [30]}`.
+/// - `metrics` [none]: `bind` [127.0.0.1; numeric address], `port` [9464; 0 picks a free one],
+///   `enabled` [true].
+/// - `state_directory` [`$STATE_DIRECTORY`], `log_level` [`info`], `shutdown_timeout_s` [5].
 ///
 /// ```json
 /// { "version": 1,
