@@ -216,6 +216,35 @@ extension BlackBoxTests {
             #expect(daemon.waitForExit(timeout: 10) == 0)
         }
 
+        /// A `.qrt` artifact from `qrt-detr quantize` runs in INT8, and the records say so.
+        @Test(.timeLimit(.minutes(2))) func int8ArtifactRecordsSayInt8() throws {
+            let directory = try TestSupport.temporaryDirectory("int8")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let calib = directory.appendingPathComponent("calib")
+            try FileManager.default.createDirectory(at: calib, withIntermediateDirectories: true)
+            let clip = TestSupport.decodeFixture("clip-mpeg4.avi")
+            try #require(try TestSupport.run(TestSupport.ffmpeg!, ["-v", "error", "-y", "-i", clip, "-frames:v", "3",
+                                                                   calib.appendingPathComponent("f%02d.png").path]).status == 0)
+            let artifact = directory.appendingPathComponent("tiny-w8a8.qrt").path
+            let quantize = try TestSupport.run(TestSupport.binary!, [
+                "quantize", "--model", TestSupport.tinyModel, "--calib", calib.path, "-o", artifact,
+                "--images", "3", "--method", "minmax", "--size", "64", "--threads", "1"], timeout: 90)
+            try #require(quantize.status == 0, "\(quantize.stderr)")
+
+            let config = TestSupport.config(streams: [["id": "avi", "url": clip]])
+                .replacingOccurrences(of: "\"path\" : \"\(TestSupport.tinyModel)\"", with: "\"path\" : \"\(artifact)\"")
+            #expect(config.contains(artifact))
+            let daemon = try DaemonProcess(config: config)
+            #expect(daemon.waitForExit(timeout: 60) == 0, "\(daemon.diagnostics)")
+            let frames = daemon.records(type: "frame")
+            #expect(frames.count == (try TestSupport.countFrames(clip)))
+            for frame in frames {
+                #expect(SchemaValidator.detections.errors(frame) == [])
+                #expect((frame["quantization"] as? [String: Any])?["mode"] as? String == "int8")
+            }
+            #expect(daemon.stderr.contains("int8)"))
+        }
+
         /// A model that cannot load is an error naming the field, before READY.
         @Test(.timeLimit(.minutes(1))) func missingModelFailsBeforeReady() throws {
             var options = DaemonProcess.Options()

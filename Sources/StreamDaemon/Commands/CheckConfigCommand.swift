@@ -26,7 +26,7 @@ enum CheckConfigCommand {
         }
         if arguments.flag("load-model") {
             do {
-                _ = try RTDetrModel.load(directory: URL(fileURLWithPath: config.model.path))
+                _ = try RTDetrModel.load(path: URL(fileURLWithPath: config.model.path))
             } catch {
                 FileHandle.standardError.write(Data("\(path): model.path: cannot load \(config.model.path): \(error)\n".utf8))
                 return 1

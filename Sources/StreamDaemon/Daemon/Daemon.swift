@@ -63,7 +63,8 @@ final class Daemon: @unchecked Sendable {
 
     static func loadDetector(_ model: ModelConfig) throws -> FrameDetector {
         Compute.setThreads(model.threads)
-        let loaded = try RTDetrModel.load(directory: URL(fileURLWithPath: model.path))
+        // A Hugging Face directory runs in FP32, a `.qrt` artifact in INT8.
+        let loaded = try RTDetrModel.load(path: URL(fileURLWithPath: model.path))
         return Detector(model: loaded, inputSize: model.inputSize)
     }
 
@@ -94,7 +95,7 @@ final class Daemon: @unchecked Sendable {
         do {
             let loadStart = Timestamp.monotonicSeconds()
             context = DetectorContext(detector: try makeDetector(config.model), model: config.model)
-            Log.shared.info("model \(config.model.id) loaded from \(config.model.path) in \(String(format: "%.2f", Timestamp.monotonicSeconds() - loadStart)) s (\(config.model.inputSize)×\(config.model.inputSize), \(config.model.threads) thread\(config.model.threads == 1 ? "" : "s"), fp32)")
+            Log.shared.info("model \(config.model.id) loaded from \(config.model.path) in \(String(format: "%.2f", Timestamp.monotonicSeconds() - loadStart)) s (\(config.model.inputSize)×\(config.model.inputSize), \(config.model.threads) thread\(config.model.threads == 1 ? "" : "s"), \(context.quantizationMode))")
         } catch {
             return .failed("model.path: cannot load the model at \(config.model.path): \(error)")
         }

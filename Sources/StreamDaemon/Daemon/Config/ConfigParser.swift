@@ -11,7 +11,8 @@ import Foundation
 ///
 /// Fields (defaults in brackets):
 /// - `version` [1]: the only version this build reads.
-/// - `model` (required): `path` (required; Hugging Face directory), `id` [directory name],
+/// - `model` (required): `path` (required; a Hugging Face directory, run in FP32, or a `.qrt`
+///   artifact from `qrt-detr quantize`, run in INT8), `id` [directory or artifact name],
 ///   `input_size` [640, multiple of 32], `score_threshold` [0.5], `threads` [all cores].
 /// - `streams` (required, at least one): `id` (required; 1-64 of `A-Za-z0-9_.-`, unique),
 ///   `url` (required; a path, `file://`, `rtsp://`, `rtsps://`, `http(s)://`, `/dev/videoN`,
@@ -160,7 +161,8 @@ enum ConfigParser {
         let threads = fields.int("threads", default: ProcessInfo.processInfo.activeProcessorCount, range: 1...256)
             ?? ProcessInfo.processInfo.activeProcessorCount
         guard let path else { return nil }
-        let name = URL(fileURLWithPath: path).lastPathComponent
+        var name = URL(fileURLWithPath: path).lastPathComponent
+        if name.hasSuffix(".qrt") { name = String(name.dropLast(4)) }
         return ModelConfig(path: path, id: id ?? (name.isEmpty ? "model" : name), inputSize: inputSize,
                            scoreThreshold: Float(score), threads: threads)
     }

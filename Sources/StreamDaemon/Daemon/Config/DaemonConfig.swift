@@ -21,7 +21,8 @@ struct DaemonConfig: Equatable, Sendable {
 }
 
 struct ModelConfig: Equatable, Sendable {
-    /// Directory with `config.json` and `model.safetensors` (Hugging Face layout).
+    /// Directory with `config.json` and `model.safetensors` (Hugging Face layout, FP32), or a
+    /// `.qrt` artifact (INT8).
     var path: String
     /// The `model.id` written in every record; defaults to the directory's name.
     var id: String

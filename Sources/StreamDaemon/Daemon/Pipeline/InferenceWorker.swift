@@ -6,24 +6,28 @@ import Synchronization
 protocol FrameDetector: AnyObject {
     func detect(rgb: UnsafeBufferPointer<UInt8>, sourceWidth: Int, sourceHeight: Int,
                 scoreThreshold: Float) throws -> [Detection]
+    /// How the layers execute: "fp32", or "int8" for a `.qrt` artifact (schema `quantization.mode`).
+    var quantizationMode: String { get }
 }
 
-extension Detector: FrameDetector {}
+extension Detector: FrameDetector {
+    var quantizationMode: String { model.executionMode.rawValue }
+}
 
 /// The detector and what every record says about it. Replaced whole on a reload that changes
 /// the model; the worker picks up the new one between frames.
 final class DetectorContext: @unchecked Sendable {
     let detector: FrameDetector
     let model: ModelConfig
-    /// "fp32" until INT8 execution exists.
+    /// "fp32" for a checkpoint directory, "int8" for a `.qrt` artifact.
     let quantizationMode: String
     /// Bumped by online requantization each time new parameters are swapped in; 0 for fp32.
     let quantizationEpoch: Int
 
-    init(detector: FrameDetector, model: ModelConfig, quantizationMode: String = "fp32", quantizationEpoch: Int = 0) {
+    init(detector: FrameDetector, model: ModelConfig, quantizationMode: String? = nil, quantizationEpoch: Int = 0) {
         self.detector = detector
         self.model = model
-        self.quantizationMode = quantizationMode
+        self.quantizationMode = quantizationMode ?? detector.quantizationMode
         self.quantizationEpoch = quantizationEpoch
     }
 }
