@@ -86,25 +86,6 @@ enum TestSupport {
                 (try? String(contentsOf: err, encoding: .utf8)) ?? "")
     }
 
-    /// A short synthetic clip made by ffmpeg (cached per test run): `frames` frames of
-    /// `testsrc2` at `size`, `rate` fps, in the container `name`'s extension says.
-    static func clip(_ name: String, frames: Int, size: String = "96x64", rate: Int = 25,
-                     codec: [String] = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]) throws -> String {
-        let path = clipDirectory.appendingPathComponent(name).path
-        if FileManager.default.fileExists(atPath: path) { return path }
-        guard let ffmpeg else { throw ToolError(description: "ffmpeg is not installed") }
-        let result = try run(ffmpeg, ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=\(rate)",
-                                      "-frames:v", String(frames)] + codec + [path], timeout: 60)
-        guard result.status == 0 else { throw ToolError(description: "ffmpeg failed: \(result.stderr)") }
-        return path
-    }
-
-    static let clipDirectory: URL = {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("qrt-daemon-clips-\(getpid())")
-        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }()
-
     /// `ffprobe -count_frames`: the frames a decoder gets out of the first video stream.
     static func countFrames(_ path: String) throws -> Int {
         guard let ffprobe else { throw ToolError(description: "ffprobe is not installed") }
