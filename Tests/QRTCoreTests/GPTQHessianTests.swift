@@ -4,16 +4,10 @@ import Testing
 
 /// SplitMix64 with Box–Muller normals: deterministic data for the reconstruction tests.
 struct GPTQTestRandom {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
+    private var base: SplitMix64
+    init(seed: UInt64) { base = SplitMix64(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { base.next() }
 
     mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
 

@@ -6,17 +6,11 @@ import Testing
 /// reference or a brute-force computation written here, in Double. Every suite nests in
 /// `QuantizerTests`, so `swift test --filter Quantizer` runs them all.
 @Suite struct QuantizerTests {
-    /// A deterministic generator (SplitMix64) with the long-tailed samples the tests need.
+    /// SplitMix64 with the long-tailed samples the tests need.
     struct Random: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        private var base: SplitMix64
+        init(seed: UInt64) { base = SplitMix64(seed: seed) }
+        mutating func next() -> UInt64 { base.next() }
 
         mutating func normal() -> Double {
             let u = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &self)

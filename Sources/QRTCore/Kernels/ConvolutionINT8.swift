@@ -13,9 +13,7 @@ final class ConvolutionINT8 {
     let postOps: [PostOp]
     let input: QuantizationParameters
     private let weightsOIHW: [Int8]
-    private let outputScales: [Float]
-    /// oneDNN 2.x applies the output scale to (accumulator + bias): the bias is stored pre-divided.
-    private let scaledBias: PackedBuffer
+    private let integerOutput: IntegerOutput
 
     private struct Prepared {
         let primitive: DNNLPrimitive
@@ -33,8 +31,7 @@ final class ConvolutionINT8 {
         self.weightsOIHW = weightsOIHW
         self.input = input
         self.geometry = geometry
-        outputScales = weightScales.map { $0 * input.scale }
-        scaledBias = PackedBuffer(copying: zip(bias, outputScales).map { $1 == 0 ? 0 : $0 / $1 })
+        integerOutput = IntegerOutput(weightScales: weightScales, bias: bias, input: input)
         self.postOps = postOps
     }
 
@@ -58,14 +55,14 @@ final class ConvolutionINT8 {
                                            algorithm: dnnl_convolution_direct, name: name)
         let attr = try PostOp.attribute(for: postOps)
         defer { dnnl_primitive_attr_destroy(attr) }
-        try DNNL.setQuantization(attr, outputScales: outputScales, channelMask: 1 << 1, zeroPoint: input.zeroPoint)
+        try DNNL.setQuantization(attr, integerOutput)
         let primitive = try DNNLPrimitive.create(desc, attributes: attr, name: "\(name): int8 convolution")
         let (k, cin, cout) = (geometry.kernel, geometry.inChannels, geometry.outChannels)
         let packed = try primitive.packWeights(weightsOIHW, plain: try DNNL.memoryDescriptor([cout, cin, k, k], dnnl_s8, dnnl_oihw))
         let state = Prepared(
             primitive: primitive, packedWeights: packed.buffer,
             src: try DNNLMemory(primitive.queryMemory(dnnl_query_src_md), pointer: nil), weights: packed.memory,
-            bias: try DNNLMemory(try DNNL.memoryDescriptor([cout], dnnl_f32, dnnl_a), pointer: scaledBias.pointer),
+            bias: try DNNLMemory(try DNNL.memoryDescriptor([cout], dnnl_f32, dnnl_a), pointer: integerOutput.scaledBias.pointer),
             dst: try DNNLMemory(primitive.queryMemory(dnnl_query_dst_md), pointer: nil))
         prepared[key] = state
         return state

@@ -36,12 +36,11 @@ enum DNNL {
     /// Static per-channel output scales and, when nonzero, the source zero point. oneDNN 2.6 has no
     /// runtime output scales for convolutions, so a change of activation range builds a new
     /// primitive for the layer (milliseconds, off the frame path) instead of patching one.
-    static func setQuantization(_ attr: dnnl_primitive_attr_t, outputScales: [Float], channelMask: Int32,
-                                zeroPoint: Int32) throws {
-        try check(dnnl_primitive_attr_set_output_scales(attr, dnnl_dim_t(outputScales.count), channelMask, outputScales),
+    static func setQuantization(_ attr: dnnl_primitive_attr_t, _ output: IntegerOutput) throws {
+        try check(dnnl_primitive_attr_set_output_scales(attr, dnnl_dim_t(output.scales.count), 1 << 1, output.scales),
                   "output scales")
-        if zeroPoint != 0 {
-            var zero = zeroPoint
+        if output.zeroPoint != 0 {
+            var zero = output.zeroPoint
             try check(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &zero), "zero point")
         }
     }
@@ -138,6 +137,22 @@ final class DNNLPrimitive {
         let dst = try DNNLMemory(targetMD, pointer: packed.pointer)
         try reorder.execute([(DNNL_ARG_FROM, src.handle), (DNNL_ARG_TO, dst.handle)])
         return packed
+    }
+}
+
+/// How an integer kernel turns its s32 accumulator into f32 output, per output channel c:
+/// out = inputScale · weightScale[c] · Σ (q − zeroPoint)·w + bias[c].
+struct IntegerOutput {
+    let scales: [Float]
+    let zeroPoint: Int32
+    /// oneDNN 2.x applies the output scale to (accumulator + bias): the bias is stored pre-divided.
+    let scaledBias: PackedBuffer
+
+    init(weightScales: [Float], bias: [Float], input: QuantizationParameters) {
+        precondition(weightScales.count == bias.count, "\(weightScales.count) scales for \(bias.count) biases")
+        scales = weightScales.map { $0 * input.scale }
+        zeroPoint = input.zeroPoint
+        scaledBias = PackedBuffer(copying: zip(bias, scales).map { $1 == 0 ? 0 : $0 / $1 })
     }
 }
 

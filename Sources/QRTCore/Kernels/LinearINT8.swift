@@ -9,9 +9,7 @@ final class LinearINT8 {
     let postOps: [PostOp]
     let input: QuantizationParameters
     private let weights: [Int8]
-    private let outputScales: [Float]
-    /// oneDNN 2.x applies the output scale to (accumulator + bias): the bias is stored pre-divided.
-    private let scaledBias: PackedBuffer
+    private let integerOutput: IntegerOutput
 
     private struct Prepared {
         let primitive: DNNLPrimitive
@@ -28,8 +26,7 @@ final class LinearINT8 {
         self.weights = weights
         self.input = input
         self.geometry = geometry
-        outputScales = weightScales.map { $0 * input.scale }
-        scaledBias = PackedBuffer(copying: zip(bias, outputScales).map { $1 == 0 ? 0 : $0 / $1 })
+        integerOutput = IntegerOutput(weightScales: weightScales, bias: bias, input: input)
         self.postOps = postOps
     }
 
@@ -48,7 +45,7 @@ final class LinearINT8 {
         if let state = prepared[rows] { return state }
         let attr = try PostOp.attribute(for: postOps)
         defer { dnnl_primitive_attr_destroy(attr) }
-        try DNNL.setQuantization(attr, outputScales: outputScales, channelMask: 1 << 1, zeroPoint: input.zeroPoint)
+        try DNNL.setQuantization(attr, integerOutput)
         let primitive = try DNNLPrimitive.create(
             try geometry.descriptor(rows: rows, source: dnnl_u8, weights: dnnl_s8, name: name), attributes: attr,
             name: "\(name): int8 matmul")
@@ -56,7 +53,7 @@ final class LinearINT8 {
         let state = Prepared(
             primitive: primitive, packedWeights: packed.buffer,
             src: try DNNLMemory(primitive.queryMemory(dnnl_query_src_md), pointer: nil), weights: packed.memory,
-            bias: try DNNLMemory(try geometry.biasDescriptor, pointer: scaledBias.pointer),
+            bias: try DNNLMemory(try geometry.biasDescriptor, pointer: integerOutput.scaledBias.pointer),
             dst: try DNNLMemory(primitive.queryMemory(dnnl_query_dst_md), pointer: nil))
         prepared[rows] = state
         return state
