@@ -71,6 +71,27 @@ struct QuantizedExecutionTests {
         #expect(logitDifference < 0.05)
     }
 
+    /// Online requantization swaps a layer's activation parameters between frames: only that layer's
+    /// kernel is rebuilt, and putting the old parameters back restores the outputs exactly.
+    @Test func activationParametersAreReplaceableAtRunTime() throws {
+        let model = try RTDetrModel.load(directory: Self.directory)
+        let image = try Self.fixtureImage()
+        try Self.quantizeMinMax(model, on: image)
+        model.quantizationContext.mode = .int8
+        let before = try model(image).logits.toArray()
+        let layer = try #require(model.quantizationContext.layers.first { $0.name.hasSuffix("enc_score_head") })
+        let original = try #require(layer.quantization)
+        var narrowed = original
+        let range = original.input.representableRange
+        narrowed.input = .asymmetric(range: (range.lowerBound * 0.5)...(range.upperBound * 0.5), bits: 8)
+        layer.quantization = narrowed
+        let changed = try model(image).logits.toArray()
+        layer.quantization = original
+        let restored = try model(image).logits.toArray()
+        #expect(changed != before)
+        #expect(restored == before)
+    }
+
     @Test func fakeQuantChangesOutputsAndFP32ModeRestoresThem() throws {
         let model = try RTDetrModel.load(directory: Self.directory)
         let image = try Self.fixtureImage()
