@@ -164,12 +164,15 @@ enum PostOp: Equatable, Sendable {
     case silu
     case gelu
 
-    static func activation(named name: String) -> PostOp? {
+    /// The post-op for a config.json activation name; `field` names the key in errors.
+    static func activation(named name: String, field: String) throws -> PostOp {
         switch name {
         case "relu": return .relu
         case "silu", "swish": return .silu
         case "gelu": return .gelu
-        default: return nil
+        default:
+            throw CheckpointError(.config, file: "config.json", subject: CheckpointError.field(field),
+                                  "activation \(CheckpointError.quote(name)) is not supported")
         }
     }
 

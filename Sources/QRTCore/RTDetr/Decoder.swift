@@ -44,7 +44,9 @@ final class Decoder {
                 outputProjection: try weights.linear("\(p).encoder_attn.output_proj", inFeatures: d, outFeatures: d, postOps: [.sum]),
                 crossAttentionNorm: LayerNormLayer(parameters: try weights.layerNorm("\(p).encoder_attn_layer_norm", features: d, epsilon: lnEps)),
                 feedForward: try FeedForwardBlock("\(p).mlp", channels: d, hidden: config.decoderFfnDim,
-                                                  activation: config.decoderActivationFunction, weights: weights),
+                                                  activation: try PostOp.activation(named: config.decoderActivationFunction,
+                                                                                     field: "decoder_activation_function"),
+                                                  weights: weights),
                 finalNorm: LayerNormLayer(parameters: try weights.layerNorm("\(p).final_layer_norm", features: d, epsilon: lnEps)),
                 boxHead: try PredictionHead("model.decoder.bbox_embed.\(l)", inFeatures: d, hidden: d, outFeatures: 4,
                                             layers: 3, weights: weights))

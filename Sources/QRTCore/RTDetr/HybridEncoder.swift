@@ -35,11 +35,10 @@ final class HybridEncoder {
         hiddenDim = dim
         temperature = Double(config.positionalEncodingTemperature)
         guard !config.normalizeBefore else {
-            throw ModelWeights.MissingTensor(description: "config.json: normalize_before=true is not supported")
+            throw CheckpointError(.config, file: "config.json", subject: CheckpointError.field("normalize_before"),
+                                  "true is not supported")
         }
-        guard let activation = PostOp.activation(named: config.activationFunction) else {
-            throw ModelWeights.MissingTensor(description: "config.json: unsupported activation_function '\(config.activationFunction)'")
-        }
+        let activation = try PostOp.activation(named: config.activationFunction, field: "activation_function")
         let bnEps = Float(config.batchNormEps)
         inputProjections = try backboneChannels.enumerated().map { level, channels in
             // transformers builds these BatchNorm2d with PyTorch's default epsilon.
@@ -56,7 +55,9 @@ final class HybridEncoder {
                     attention: try SelfAttentionBlock("\(p).self_attn", channels: dim, heads: config.encoderAttentionHeads, weights: weights),
                     attentionNorm: LayerNormLayer(parameters: try weights.layerNorm("\(p).self_attn_layer_norm", features: dim, epsilon: lnEps)),
                     feedForward: try FeedForwardBlock("\(p).mlp", channels: dim, hidden: config.encoderFfnDim,
-                                                      activation: config.encoderActivationFunction, weights: weights),
+                                                      activation: try PostOp.activation(named: config.encoderActivationFunction,
+                                                                                         field: "encoder_activation_function"),
+                                                      weights: weights),
                     finalNorm: LayerNormLayer(parameters: try weights.layerNorm("\(p).final_layer_norm", features: dim, epsilon: lnEps)))
             }
         }

@@ -11,10 +11,6 @@ final class ModelWeights {
         func floats(_ name: String, shape: [Int]) throws -> [Float]
     }
 
-    struct MissingTensor: Error, CustomStringConvertible {
-        let description: String
-    }
-
     private let source: Source
     /// Layers stored ready-made (folded, fused, possibly quantized), as in a `.qrt` artifact.
     private let prepared: PreparedLayers?
@@ -59,7 +55,7 @@ final class ModelWeights {
 
     func floats(_ name: String, _ shape: [Int]) throws -> [Float] {
         guard let stored = fileName[name] else {
-            throw MissingTensor(description: "\(source.label): missing tensor '\(name)'")
+            throw CheckpointError(.missingTensor, file: source.label, subject: CheckpointError.tensor(name), "missing")
         }
         used.insert(stored)
         return try source.floats(stored, shape: shape)

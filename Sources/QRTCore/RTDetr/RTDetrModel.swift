@@ -91,7 +91,8 @@ public final class RTDetrModel {
         decoder = try Decoder(config: config, weights: weights)
         auxiliaryTensors = weights.auxiliary
         if config.learnInitialQuery {
-            throw ModelWeights.MissingTensor(description: "config.json: learn_initial_query=true is not supported")
+            throw CheckpointError(.config, file: "config.json", subject: CheckpointError.field("learn_initial_query"),
+                                  "true is not supported")
         }
     }
 
@@ -112,8 +113,8 @@ public final class RTDetrModel {
         let model = try RTDetrModel(config: config, weights: weights)
         let unused = weights.unusedTensors()
         if let first = unused.first {
-            throw ModelWeights.MissingTensor(description:
-                "model.safetensors: unexpected tensor '\(first)'\(unused.count > 1 ? " (and \(unused.count - 1) more)" : "") for this config.json")
+            throw CheckpointError(.tensor, file: file.fileName, subject: CheckpointError.tensor(first),
+                                  "not used by this config.json\(unused.count > 1 ? " (and \(unused.count - 1) more)" : "")")
         }
         return model
     }

@@ -20,9 +20,7 @@ final class ResNetBackbone {
         // transformers freezes the backbone's batch norms with a fixed epsilon of 1e-5.
         let eps: Float = 1e-5
         let prefix = "model.backbone.model"
-        guard let activation = PostOp.activation(named: config.hiddenAct) else {
-            throw ModelWeights.MissingTensor(description: "config.json: unsupported backbone hidden_act '\(config.hiddenAct)'")
-        }
+        let activation = try PostOp.activation(named: config.hiddenAct, field: "backbone_config.hidden_act")
         let stemWidths = [config.numChannels, config.embeddingSize / 2, config.embeddingSize / 2, config.embeddingSize]
         stem = try (0..<3).map { i in
             try weights.convolution("\(prefix).embedder.embedder.\(i)", conv: "\(prefix).embedder.embedder.\(i).convolution",

@@ -44,10 +44,7 @@ final class FeedForwardBlock {
     private let fc1: LinearLayer, fc2: LinearLayer
     private let slot: String
 
-    init(_ prefix: String, channels: Int, hidden: Int, activation: String, weights: ModelWeights) throws {
-        guard let post = PostOp.activation(named: activation) else {
-            throw ModelWeights.MissingTensor(description: "config.json: unsupported activation '\(activation)'")
-        }
+    init(_ prefix: String, channels: Int, hidden: Int, activation post: PostOp, weights: ModelWeights) throws {
         self.channels = channels
         self.hidden = hidden
         slot = prefix
