@@ -14,9 +14,11 @@ import Testing
         let stat_names: [String]
         let all: [Double]
         let score_at_least_0_5: [Double]
+        /// Category id → [AP, AP50] (all areas, 100 detections).
+        let per_category_all: [String: [Double]]
 
         enum CodingKeys: String, CodingKey {
-            case stat_names, all
+            case stat_names, all, per_category_all
             case score_at_least_0_5 = "score_at_least_0.5"
         }
     }
@@ -56,6 +58,21 @@ import Testing
             let (ours, theirs) = (summary[metric], expected.score_at_least_0_5[metric.rawValue])
             #expect(abs(ours - theirs) <= 1e-9, "\(metric.name): \(ours) vs pycocotools \(theirs)")
         }
+    }
+
+    @Test func perCategoryAPEqualsPycocotools() throws {
+        let (truth, detections, expected) = try Self.load()
+        let evaluation = try CocoEvaluator(groundTruth: truth).evaluate(detections)
+        #expect(evaluation.categoryIDs.count == expected.per_category_all.count)
+        var withTruth = 0
+        for (index, id) in evaluation.categoryIDs.enumerated() {
+            let theirs = try #require(expected.per_category_all[String(id)])
+            let (ap, ap50) = (evaluation.categoryAP(index), evaluation.categoryAP(index, iouThreshold: 0.5))
+            #expect(abs(ap - theirs[0]) <= 1e-9, "category \(id) AP: \(ap) vs pycocotools \(theirs[0])")
+            #expect(abs(ap50 - theirs[1]) <= 1e-9, "category \(id) AP50: \(ap50) vs pycocotools \(theirs[1])")
+            if theirs[0] >= 0 { withTruth += 1 }
+        }
+        #expect(withTruth > 10)
     }
 
     /// No hidden state: the same detections give the same numbers twice.

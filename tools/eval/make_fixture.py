@@ -140,7 +140,7 @@ def build_detections(gt: dict, rng: random.Random) -> list[dict]:
     return detections
 
 
-def pycocotools_stats(gt: dict, detections: list[dict]) -> list[float]:
+def pycocotools_eval(gt: dict, detections: list[dict]):
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -153,7 +153,23 @@ def pycocotools_stats(gt: dict, detections: list[dict]) -> list[float]:
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
-    return [float(v) for v in evaluator.stats]
+    return evaluator
+
+
+def pycocotools_stats(gt: dict, detections: list[dict]) -> list[float]:
+    return [float(v) for v in pycocotools_eval(gt, detections).stats]
+
+
+def per_category(gt: dict, detections: list[dict]) -> dict:
+    """{category id: [AP, AP50]} over all areas, 100 detections; -1 where a category has no ground truth."""
+    evaluator = pycocotools_eval(gt, detections)
+    result = {}
+    for k, cid in enumerate(evaluator.params.catIds):
+        p = evaluator.eval["precision"][:, :, k, 0, -1]
+        ap = float(p[p > -1].mean()) if (p > -1).any() else -1.0
+        ap50 = float(p[0][p[0] > -1].mean()) if (p[0] > -1).any() else -1.0
+        result[str(cid)] = [ap, ap50]
+    return result
 
 
 def main() -> None:
@@ -177,6 +193,7 @@ def main() -> None:
         "stat_names": STAT_NAMES,
         "all": pycocotools_stats(gt, detections),
         "score_at_least_0.5": pycocotools_stats(gt, confident),
+        "per_category_all": per_category(gt, detections),
     }
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,25 @@ public struct CocoEvaluation: Sendable {
         return recall[((t * K + k) * A + a) * M + m]
     }
 
+    /// One category's AP over all areas with up to 100 detections per image: averaged over the IoU
+    /// thresholds, or at `iouThreshold` (0.5 for AP50); -1 when the category has no ground truth.
+    /// `category` indexes `categoryIDs`.
+    public func categoryAP(_ category: Int, iouThreshold: Double? = nil) -> Double {
+        let p = parameters
+        let thresholds = iouThreshold.map { value in p.iouThresholds.indices.filter { abs(p.iouThresholds[$0] - value) < 1e-9 } }
+            ?? Array(p.iouThresholds.indices)
+        guard let area = p.areaRanges.firstIndex(where: { $0.label == "all" }),
+              let limit = p.maxDetections.firstIndex(of: 100) else { return -1 }
+        var (sum, count) = (0.0, 0)
+        for t in thresholds {
+            for r in p.recallThresholds.indices {
+                let value = precision(iou: t, recall: r, category: category, area: area, maxDetections: limit)
+                if value > -1 { sum += value; count += 1 }
+            }
+        }
+        return count == 0 ? -1 : sum / Double(count)
+    }
+
     /// `COCOeval.summarize()._summarize`: the mean of the selected entries that are not -1.
     static func summarize(_ metric: CocoSummary.Metric, parameters p: CocoEvaluator.Parameters, categories K: Int,
                           precision: [Double], recall: [Double]) -> Double {

@@ -7,14 +7,14 @@ import QRTCore
 /// confident detections taken as ground truth, which measures quantization damage without labels.
 enum EvalCommand {
     static let help = """
-        usage: qrt-detr eval --model DIR --coco instances.json --images DIR [--size 640] [--threads N] [--score 0.0]
+        usage: qrt-detr eval [--model DIR] --coco instances.json --images DIR [--size N] [--threads N] [--score 0.0]
                              [--limit N] [--json] [--results FILE]
                              [--against-fp32 [--reference-model DIR] [--reference-score 0.5]]
 
-          --model DIR             the model to evaluate (Hugging Face RTDetrForObjectDetection directory)
+          --model DIR             the model to evaluate (checkpoint directory or .qrt; default: the bundled model)
           --coco FILE             COCO ground truth (instances.json: images, annotations with bbox/area/iscrowd, categories)
           --images DIR            the directory holding the images' file_name
-          --size N                square input size in pixels, a multiple of 32 (default 640)
+          --size N                square input size, a multiple of 32 (default: the model's recorded size, else 640)
           --threads N             compute threads (default: all cores)
           --score X               minimum score of a kept detection (default 0.0; low thresholds matter for AP)
           --limit N               evaluate only the first N images of the file
@@ -107,6 +107,9 @@ enum EvalCommand {
                 "annotations": truth.annotations.count, "detections": detections.count, "size": options.size,
                 "threads": options.threads, "score_threshold": Double("\(score)") ?? Double(score), "seconds": seconds,
                 "stats": stats(evaluation.summary),
+                "per_category": perCategory(evaluation, truth).map {
+                    ["id": $0.id, "name": $0.name, "ap": $0.ap, "ap50": $0.ap50] as [String: Any]
+                },
             ]
             if let agreement {
                 object["fp_agreement"] = [
@@ -121,6 +124,11 @@ enum EvalCommand {
                          options.directory.lastPathComponent, images.count, truth.annotations.count, detections.count,
                          Double(score), seconds, seconds / Double(images.count * runs)))
             print(evaluation.summary.table())
+            print("\n  category          AP     AP50")
+            for row in perCategory(evaluation, truth) where row.ap >= 0 {
+                let name = row.name.count < 16 ? row.name + String(repeating: " ", count: 16 - row.name.count) : row.name
+                print("  \(name)  " + String(format: "%.3f  %.3f", row.ap, row.ap50))
+            }
             if let agreement {
                 print("\nFP-agreement against \(referenceDirectory.lastPathComponent) "
                     + "(its \(agreement.objects) detections with score >= \(referenceScore) as ground truth):")
@@ -128,6 +136,15 @@ enum EvalCommand {
             }
         }
         return 0
+    }
+
+    /// AP and AP50 of every category of the ground truth (-1 for one without annotations).
+    static func perCategory(_ evaluation: CocoEvaluation, _ truth: CocoGroundTruth)
+        -> [(id: Int, name: String, ap: Double, ap50: Double)] {
+        let names = Dictionary(truth.categories.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        return evaluation.categoryIDs.enumerated().map { index, id in
+            (id, names[id] ?? "\(id)", evaluation.categoryAP(index), evaluation.categoryAP(index, iouThreshold: 0.5))
+        }
     }
 
     /// Runs `detector` over `images`; keeps each image's best `maxDetectionsPerImage` detections
