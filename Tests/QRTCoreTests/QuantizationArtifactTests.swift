@@ -20,7 +20,7 @@ struct QuantizationArtifactTests {
 
     static func provenance(_ bits: BitWidths) -> QRTArtifact.Provenance {
         .init(method: .minMax, bits: bits, rounds: 0, keepFP32: [], sourceName: "tiny", sourceSHA256: "0",
-              calibrationImages: ["fixture"], logitsSQNR: 0)
+              calibrationImages: ["fixture"], logitsSQNR: 0, inputSize: 64)
     }
 
     func temporaryFile(_ name: String) -> URL {
@@ -40,6 +40,7 @@ struct QuantizationArtifactTests {
         #expect(loaded.executionMode == .int8)
         #expect(loaded.quantizedLayerCount == model.quantizedLayerCount)
         #expect(try loaded(image).logits.toArray() == expected)
+        #expect(try PreferredInputSize.of(url) == 64, "the calibration size is the artifact's default size")
     }
 
     @Test func fourBitArtifactIsSmall() throws {

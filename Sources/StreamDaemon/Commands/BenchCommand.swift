@@ -5,7 +5,7 @@ import QRTCore
 /// synthetic frame, after warm-up, and reports median / p90 latency and peak resident memory.
 enum BenchCommand {
     static let help = """
-        usage: qrt-detr bench --model DIR [--size 640] [--threads N] [--iters 20] [--warmup 3] [--json] [--profile]
+        usage: qrt-detr bench [--model DIR] [--size N] [--threads N] [--iters 20] [--warmup 3] [--json] [--profile]
 
           --profile   also print the time spent in each model stage
         """

@@ -5,9 +5,9 @@ import QRTCore
 /// `qrt-detr quantize`: post-training quantization of an FP32 checkpoint into a `.qrt` artifact.
 enum QuantizeCommand {
     static let help = """
-        usage: qrt-detr quantize --model DIR --calib DIR -o MODEL.qrt [--images 32] [--bits w8a8|w6a6|w4a8|w4a4]
+        usage: qrt-detr quantize [--model DIR] --calib DIR -o MODEL.qrt [--images 32] [--bits w8a8|w6a6|w4a8|w4a4]
                                  [--method qrt|ema-mse|mse|percentile|ema-minmax|minmax] [--rounds 2]
-                                 [--keep-fp32 PATTERN[,PATTERN...]] [--size 640] [--threads N]
+                                 [--keep-fp32 PATTERN[,PATTERN...]] [--size N] [--threads N]
 
           --calib DIR       folder of calibration images (JPEG/PNG); the first --images of them, by name
           --bits            weight and activation bit widths (default w8a8)
@@ -55,7 +55,8 @@ enum QuantizeCommand {
             method: method, bits: bits, rounds: method == .qrt ? rounds : 0, keepFP32: keep,
             sourceName: options.directory.lastPathComponent,
             sourceSHA256: try QRTArtifact.checkpointHash(directory: options.directory),
-            calibrationImages: calibration.map(\.lastPathComponent), logitsSQNR: summary.logitsSQNR)
+            calibrationImages: calibration.map(\.lastPathComponent), logitsSQNR: summary.logitsSQNR,
+            inputSize: options.size)
         try QRTArtifact.write(detector.model, provenance: provenance, to: output)
 
         let sourceBytes = fileSize(options.directory.appendingPathComponent("model.safetensors"))

@@ -19,9 +19,11 @@ public enum QRTArtifact {
         public var sourceSHA256: String
         public var calibrationImages: [String]
         public var logitsSQNR: Double
+        /// The square input size the calibration images were seen at; the artifact's default size.
+        public var inputSize: Int
 
         public init(method: QuantizationMethod, bits: BitWidths, rounds: Int, keepFP32: [String], sourceName: String,
-                    sourceSHA256: String, calibrationImages: [String], logitsSQNR: Double) {
+                    sourceSHA256: String, calibrationImages: [String], logitsSQNR: Double, inputSize: Int) {
             self.method = method
             self.bits = bits
             self.rounds = rounds
@@ -30,6 +32,7 @@ public enum QRTArtifact {
             self.sourceSHA256 = sourceSHA256
             self.calibrationImages = calibrationImages
             self.logitsSQNR = logitsSQNR
+            self.inputSize = inputSize
         }
     }
 
@@ -49,6 +52,7 @@ public enum QRTArtifact {
             "source": provenance.sourceName, "source_sha256": provenance.sourceSHA256,
             "calibration_images": try jsonText(provenance.calibrationImages),
             "logits_sqnr_db": String(format: "%.2f", provenance.logitsSQNR),
+            PreferredInputSize.artifactKey: String(provenance.inputSize),
             "created": ISO8601DateFormatter().string(from: Date()),
         ])
         for layer in model.quantizationContext.layers {
