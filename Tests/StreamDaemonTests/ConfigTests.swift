@@ -19,6 +19,16 @@ import Testing
 
     private let model = #""model": {"path": "/m"}"#
 
+    /// Without a model section the daemon runs the default model at the size it records.
+    @Test func aMissingModelMeansTheDefaultModel() throws {
+        let config = try ConfigParser.parse(Data(#"{ "streams": [{"id": "a", "url": "/a"}] }"#.utf8), file: "test.json",
+                                            baseDirectory: "/etc/qrt-detr",
+                                            environment: [DefaultModel.environmentVariable: "/srv/models/traffic"])
+        #expect(config.model.path == "/srv/models/traffic")
+        #expect(config.model.id == "traffic")
+        #expect(config.model.inputSize == 640)
+    }
+
     @Test func minimalConfigTakesDefaults() throws {
         let config = try parse(#"{ \#(model), "streams": [{"id": "cam", "url": "rtsp://10.0.0.1/s"}, {"id": "f", "url": "clips/a.mp4"}] }"#)
         #expect(config.model.inputSize == 640)
@@ -73,7 +83,6 @@ import Testing
          "streams[0].enabled: must be true or false, got a string"),
         (#"{ "model": {"path": "/m"}, "streams": [] }"#, "streams: must list at least one stream"),
         (#"{ "model": {"path": "/m"} }"#, "streams: is required"),
-        (#"{ "streams": [{"id": "a", "url": "/a"}] }"#, "model: is required"),
         (#"{ "model": {"path": "/m"}, "streams": [{"id": "a", "url": "/a"}], "sinks": [{"type": "kafka"}] }"#,
          #"sinks[0].type: must be one of "stdout", "file", "mqtt", got "kafka""#),
         (#"{ "model": {"path": "/m"}, "streams": [{"id": "a", "url": "/a"}], "sinks": [{"type": "file"}] }"#,

@@ -5,16 +5,23 @@ import QRTCore
 struct ModelOptions {
     static let valued: Set<String> = ["model", "size", "threads"]
 
+    /// A checkpoint directory or a `.qrt` artifact.
     let directory: URL
+    /// `--size`, else the size the model records (`PreferredInputSize`), else 640.
     let size: Int
     let threads: Int
 
     init(_ arguments: Arguments) throws {
-        directory = URL(fileURLWithPath: try arguments.required("model"))
-        guard FileManager.default.fileExists(atPath: directory.path) else {
-            throw Arguments.UsageError(description: "--model \(directory.path): no such file or directory")
+        if let named = arguments.string("model") {
+            directory = URL(fileURLWithPath: named)
+            guard FileManager.default.fileExists(atPath: directory.path) else {
+                throw Arguments.UsageError(description: "--model \(directory.path): no such file or directory")
+            }
+        } else {
+            directory = try DefaultModel.locate()
         }
-        size = try arguments.int("size", default: 640, range: 32...2048)
+        let recorded = arguments.string("size") == nil ? try PreferredInputSize.of(directory) : nil
+        size = try arguments.int("size", default: recorded ?? 640, range: 32...2048)
         guard size % 32 == 0 else {
             throw Arguments.UsageError(description: "option --size must be a multiple of 32 (the model's largest stride), got \(size)")
         }

@@ -1,5 +1,6 @@
 import Decode
 import Foundation
+import QRTCore
 
 /// Reads and validates the daemon's JSON config strictly: unknown fields, wrong types, values
 /// out of range, duplicate stream ids and options that do not apply to a source kind are all
@@ -11,9 +12,10 @@ import Foundation
 ///
 /// Fields (defaults in brackets):
 /// - `version` [1]: the only version this build reads.
-/// - `model` (required): `path` (required; a Hugging Face directory, run in FP32, or a `.qrt`
-///   artifact from `qrt-detr quantize`, run in INT8), `id` [directory or artifact name],
-///   `input_size` [640, multiple of 32], `score_threshold` [0.5], `threads` [all cores].
+/// - `model` [the bundled default]: `path` [the bundled default model, see `DefaultModel`; a
+///   Hugging Face directory, run in FP32, or a `.qrt` artifact from `qrt-detr quantize`, run in
+///   INT8], `id` [directory or artifact name], `input_size` [the size the model records
+///   (`PreferredInputSize`), else 640; multiple of 32], `score_threshold` [0.5], `threads` [all cores].
 /// - `streams` (required, at least one): `id` (required; 1-64 of `A-Za-z0-9_.-`, unique),
 ///   `url` (required; a path, `file://`, `rtsp://`, `rtsps://`, `http(s)://`, `/dev/videoN`,
 ///   `v4l2://`), `enabled` [true], `queue.capacity` [4], `queue.policy` [`drop-oldest` for live
@@ -84,8 +86,12 @@ enum ConfigParser {
         if let version = top.int("version", default: nil, range: Int.min...Int.max), version != DaemonConfig.currentVersion {
             issues.add("version", "must be \(DaemonConfig.currentVersion) (the only config version this build reads), got \(version)")
         }
-        if !top.has("model") { issues.add("model", "is required") }
-        let model = top.object("model") { fields in readModel(&fields, resolve: resolve) }
+        var model: ModelConfig?
+        if top.has("model") {
+            model = top.object("model") { fields in readModel(&fields, resolve: resolve, environment: environment) }
+        } else if var defaults = ObjectFields(.object([]), path: "model", issues: issues) {
+            model = readModel(&defaults, resolve: resolve, environment: environment)
+        }
 
         var streams: [StreamConfig] = []
         if let elements = top.array("streams") {
@@ -147,13 +153,30 @@ enum ConfigParser {
                             stateDirectory: stateDirectory, logLevel: logLevel, shutdownTimeout: shutdownTimeout)
     }
 
-    private static func readModel(_ fields: inout ObjectFields, resolve: (String) -> String) -> ModelConfig? {
-        let path = fields.string("path", required: true).map(resolve)
+    private static func readModel(_ fields: inout ObjectFields, resolve: (String) -> String,
+                                  environment: [String: String]) -> ModelConfig? {
+        var path = fields.string("path").map(resolve)
+        let pathGiven = path != nil || fields.has("path")
+        if !pathGiven {
+            do {
+                path = try DefaultModel.locate(environment: environment).path
+            } catch {
+                fields.issues.add(fields.field("path"), "\(error)")
+            }
+        }
         let id = fields.string("id")
         if let id, !matches(id, "^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}$") {
             fields.issues.add(fields.field("id"), "must be 1-128 characters of letters, digits and _ . : + - (got \"\(id)\")")
         }
-        let inputSize = fields.int("input_size", default: 640, range: 32...2048) ?? 640
+        var recordedSize: Int?
+        if let path, !fields.has("input_size") {
+            do {
+                recordedSize = try PreferredInputSize.of(URL(fileURLWithPath: path))
+            } catch {
+                fields.issues.add(fields.field("path"), "\(error)")
+            }
+        }
+        let inputSize = fields.int("input_size", default: recordedSize ?? 640, range: 32...2048) ?? 640
         if inputSize % 32 != 0 {
             fields.issues.add(fields.field("input_size"), "must be a multiple of 32 (the model's largest stride), got \(inputSize)")
         }
