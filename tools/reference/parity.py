@@ -154,6 +154,8 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="r18vd", choices=CONFIG_NAMES)
+    ap.add_argument("--checkpoint", type=Path, default=None,
+                    help="an existing Hugging Face RT-DETR directory (e.g. models/rtdetr-r18vd-traffic) instead of --config's random one")
     ap.add_argument("--size", type=int, default=640)
     ap.add_argument("--image", default=None, help="default: the first photo of shared/data/coco/val-dev/images")
     ap.add_argument("--binary", default=str(REPO / ".build" / "release" / "qrt-detr"))
@@ -185,11 +187,15 @@ def main(argv=None) -> int:
 
         transformers.logging.set_verbosity_error()
         torch.set_num_threads(a.threads)
-        model_dir = ensure_checkpoint(a.config, a.seed)
-        out = Path(a.out) if a.out else model_dir / f"raw-{a.size}.safetensors"
+        model_dir = a.checkpoint if a.checkpoint else ensure_checkpoint(a.config, a.seed)
+        if a.checkpoint and not (model_dir / "config.json").is_file():
+            raise SetupError(f"{model_dir}: no config.json")
+        scratch = Path("/tmp/qrt-parity") / model_dir.name
+        scratch.mkdir(parents=True, exist_ok=True)
+        out = Path(a.out) if a.out else (scratch if a.checkpoint else model_dir) / f"raw-{a.size}.safetensors"
 
         x = torch.from_numpy(load_image(image, a.size))
-        model = RTDetrForObjectDetection.from_pretrained(str(model_dir)).eval()
+        model = RTDetrForObjectDetection.from_pretrained(str(model_dir), dtype=torch.float32).eval()
         with torch.no_grad():
             o = model(pixel_values=x)
         ref_l = o.logits[0].numpy().astype(np.float64)
@@ -208,7 +214,7 @@ def main(argv=None) -> int:
         print(f"parity: error: {e}", file=sys.stderr)
         return 2
 
-    print(f"parity {a.config} {a.size}x{a.size} on {image.name}: PyTorch {torch.__version__} float32 vs {who}")
+    print(f"parity {model_dir.name if a.checkpoint else a.config} {a.size}x{a.size} on {image.name}: PyTorch {torch.__version__} float32 vs {who}")
     print(f"  checkpoint {model_dir}; raw output {out}")
     print(f"  query selection: top-{sel['k']} boundary gap {sel['gap_at_k']:.4g} at score {sel['score_kth']:.1f}, "
           f"min gap inside {sel['min_gap_in_topk']:.3g}, masked positions selected {sel['masked_selected']}/{sel['masked_positions']}")
