@@ -27,6 +27,20 @@ def evaluate(binary: Path, model: Path, coco: Path, images: Path, threads: int) 
     return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
 
 
+def split_by_video(instances: Path) -> dict[str, Path]:
+    """One COCO file per video (held-out frames are named <video>_<frame>.png), beside `instances`."""
+    data = json.loads(instances.read_text())
+    files = {}
+    for video in sorted({image["file_name"].rsplit("_", 1)[0] for image in data["images"]}):
+        images = [image for image in data["images"] if image["file_name"].rsplit("_", 1)[0] == video]
+        ids = {image["id"] for image in images}
+        subset = {"images": images, "annotations": [a for a in data["annotations"] if a["image_id"] in ids],
+                  "categories": data["categories"]}
+        files[video] = instances.with_name(f"instances-{video}.json")
+        files[video].write_text(json.dumps(subset))
+    return files
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", type=Path, default=REPO / ".build/release/qrt-detr")
@@ -35,11 +49,12 @@ def main(argv=None) -> int:
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    sets = {
-        "held-out video frames (teacher labels)": (args.cache / "heldout/instances.json", args.cache / "heldout/images"),
-        "COCO val-dev, six classes (ground truth)": (args.cache / "val-dev-traffic.json",
-                                                    args.shared / "data/coco/val-dev/images"),
-    }
+    held_out = args.cache / "heldout/instances.json"
+    sets = {"held-out video frames, all (teacher labels)": (held_out, args.cache / "heldout/images")}
+    for video, labels in split_by_video(held_out).items():
+        sets[f"  of which {video}"] = (labels, args.cache / "heldout/images")
+    sets["COCO val-dev, six classes (ground truth)"] = (args.cache / "val-dev-traffic.json",
+                                                        args.shared / "data/coco/val-dev/images")
     results = {name: evaluate(args.binary, args.model, coco, images, args.threads) for name, (coco, images) in sets.items()}
     (args.cache / "metrics.json").write_text(json.dumps(results, indent=1) + "\n")
     classes = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
