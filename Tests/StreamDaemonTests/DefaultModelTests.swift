@@ -69,6 +69,24 @@ import Testing
         #expect(records.allSatisfy { $0["path"] as? String == clip && ($0["width"] as? Int ?? 0) > 0 })
     }
 
+    /// An image first makes the model's kernels on the main thread; the video's frames must then run
+    /// there too (they once ran on the decode thread and crashed in oneDNN's per-thread scratch memory).
+    @Test(.enabled(if: runnable && TestSupport.ffmpeg != nil), .timeLimit(.minutes(2)))
+    func imagesAndVideosMixInOneCall() throws {
+        let directory = try TestSupport.temporaryDirectory("detect-mix")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let clip = TestSupport.decodeFixture("clip.mp4")
+        let image = directory.appendingPathComponent("first.png").path
+        let extracted = try TestSupport.run(TestSupport.ffmpeg!, ["-nostdin", "-v", "error", "-i", clip, "-frames:v", "1", image])
+        try #require(extracted.status == 0, "\(extracted.stderr)")
+        for threads in ["1", "2"] {
+            let result = try TestSupport.run(TestSupport.binary!, ["detect", "--model", TestSupport.tinyModel, "--size", "64",
+                                                                   "--threads", threads, image, clip, image], timeout: 100)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.split(separator: "\n").count == (try TestSupport.countFrames(clip)) + 2)
+        }
+    }
+
     @Test(.enabled(if: runnable))
     func drawingAVideoIsAUsageError() throws {
         let result = try TestSupport.run(TestSupport.binary!, ["detect", "--model", TestSupport.tinyModel, "--draw", "/tmp/x.png",

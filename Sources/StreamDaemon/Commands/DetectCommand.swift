@@ -1,5 +1,4 @@
 import Decode
-import Synchronization
 import Foundation
 import QRTCore
 
@@ -93,36 +92,32 @@ enum DetectCommand {
         imageExtensions.contains(URL(fileURLWithPath: path).pathExtension.lowercased())
     }
 
-    /// Runs the detector on every frame of a video file, in order, as fast as it decodes.
+    /// Runs the detector on every frame of a video file, in order, as fast as it decodes. The model
+    /// runs on this thread: oneDNN keeps per-thread scratch memory, so primitives must execute on the
+    /// thread that made them; the decode thread only hands frames over.
     private static func detectVideo(path: String, detector: Detector, score: Float, output: JSONLinesOutput) throws {
         var options = StreamOptions(width: detector.inputSize, height: detector.inputSize)
         options.reconnect = false
         let source = try VideoSource(url: path, options: options)
-        // The decode thread runs the detector while this thread waits for it: one user at a time.
-        let worker = UncheckedBox(detector)
-        let failure = FailureBox()
+        let handoff = FrameHandoff(capacity: 2)
         source.start { event in
             switch event {
-            case .frame(let frame):
-                do {
-                    let detections = try frame.rgb.withUnsafeBufferPointer {
-                        try worker.value.detect(rgb: $0, sourceWidth: frame.sourceWidth, sourceHeight: frame.sourceHeight,
-                                                scoreThreshold: score)
-                    }
-                    try output.write(Output(path: path, frame: frame.index, pts: frame.pts, width: frame.sourceWidth,
-                                            height: frame.sourceHeight, detections: detections))
-                } catch {
-                    failure.set("\(error)")
-                    source.requestStop()
-                }
-            case .down(let reason):
-                failure.set("\(path): \(reason)")
-            case .up, .reconnecting, .ended:
-                break
+            case .frame(let frame): handoff.push(frame)
+            case .down(let reason): handoff.fail("\(path): \(reason)")
+            case .ended: handoff.finish()
+            case .up, .reconnecting: break
             }
         }
-        source.wait()
-        if let message = failure.message { throw Arguments.UsageError(description: message) }
+        defer { handoff.cancel(); source.stop() }
+        while let frame = handoff.pop() {
+            let detections = try frame.rgb.withUnsafeBufferPointer {
+                try detector.detect(rgb: $0, sourceWidth: frame.sourceWidth, sourceHeight: frame.sourceHeight,
+                                    scoreThreshold: score)
+            }
+            try output.write(Output(path: path, frame: frame.index, pts: frame.pts, width: frame.sourceWidth,
+                                    height: frame.sourceHeight, detections: detections))
+        }
+        if let message = handoff.failure { throw Arguments.UsageError(description: message) }
     }
 
     private static func draw(_ detections: [Detection], on path: String, to drawPath: String) throws {
@@ -178,15 +173,54 @@ private struct RawOutputs {
     }
 }
 
-/// Hands a non-Sendable value to the decode thread while its owner waits (never used concurrently).
-private final class UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
+/// A bounded queue of frames from the decode thread to the thread that runs the model; the
+/// decoder waits while it is full, so no frame is dropped.
+private final class FrameHandoff: @unchecked Sendable {
+    private let condition = NSCondition()
+    private let capacity: Int
+    private var frames: [DecodedFrame] = []
+    private var ended = false
+    private var cancelled = false
+    private(set) var failure: String?
 
-/// The first failure reported from the decode thread.
-private final class FailureBox: Sendable {
-    private let stored = Mutex<String?>(nil)
-    func set(_ message: String) { stored.withLock { if $0 == nil { $0 = message } } }
-    var message: String? { stored.withLock { $0 } }
+    init(capacity: Int) { self.capacity = capacity }
+
+    func push(_ frame: DecodedFrame) {
+        condition.lock()
+        defer { condition.unlock() }
+        while frames.count >= capacity && !cancelled { condition.wait() }
+        if !cancelled { frames.append(frame) }
+        condition.broadcast()
+    }
+
+    func fail(_ message: String) {
+        condition.lock()
+        if failure == nil { failure = message }
+        condition.unlock()
+    }
+
+    func finish() {
+        condition.lock()
+        ended = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Releases a decoder waiting for room; later frames are discarded.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next frame, or nil once the source has ended and every frame was taken.
+    func pop() -> DecodedFrame? {
+        condition.lock()
+        defer { condition.unlock() }
+        while frames.isEmpty && !ended { condition.wait() }
+        guard !frames.isEmpty else { return nil }
+        condition.broadcast()
+        return frames.removeFirst()
+    }
 }
