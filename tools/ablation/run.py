@@ -70,6 +70,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tools" / "reference"))
+sys.path.insert(0, str(REPO / "tools" / "bench"))
+
+from anchors import ort_session  # noqa: E402  (the anchors' ONNX Runtime settings, shared)
 
 SHARED = REPO.parent / "shared"
 if not (SHARED / "data" / "coco").is_dir():
@@ -487,18 +490,6 @@ def ort_int8(r: Run, method: str, arrays) -> tuple[Path, float]:
                     calibration_cache_path=str(cache))
     os.replace(tmp, out)
     return out, time.perf_counter() - t0
-
-
-def ort_session(path: Path, threads: int):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
 class SQNR:

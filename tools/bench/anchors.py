@@ -199,7 +199,9 @@ def bench_pytorch_fp32(ctx: Context) -> Row:
     return timed(ctx, "PyTorch FP32", fn, f"torch {torch.__version__}, eager")
 
 
-def _ort_session(path: Path, threads: int):
+def ort_session(path: Path, threads: int):
+    """ONNX Runtime on the CPU the way every anchor runs it: `threads` intra-op threads, sequential, all
+    graph optimizations, warnings off (also used by tools/ablation/run.py)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -207,13 +209,14 @@ def _ort_session(path: Path, threads: int):
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
 def bench_ort_fp32(ctx: Context) -> Row:
     import onnxruntime as ort
 
-    s = _ort_session(ctx.onnx_fp32, ctx.args.threads)
+    s = ort_session(ctx.onnx_fp32, ctx.args.threads)
     feed = {"pixel_values": ctx.pixel_values}
     return timed(ctx, "ONNX Runtime FP32", lambda: s.run(None, feed), f"onnxruntime {ort.__version__}")
 
@@ -224,7 +227,7 @@ def bench_ort_int8(ctx: Context) -> Row:
     if ctx.args.no_int8:
         return Row.skipped("ONNX Runtime INT8 (QDQ, per-channel, MinMax)", "skipped (--no-int8)")
     ctx.onnx_int8 = ort_int8_model(ctx)
-    s = _ort_session(ctx.onnx_int8, ctx.args.threads)
+    s = ort_session(ctx.onnx_int8, ctx.args.threads)
     feed = {"pixel_values": ctx.pixel_values}
     return timed(ctx, "ONNX Runtime INT8 (QDQ, per-channel, MinMax)", lambda: s.run(None, feed),
                  f"calibrated on {ctx.args.calib_images} train-calib images")
