@@ -81,7 +81,8 @@ enum DetectCommand {
             if arguments.string("raw") != nil { raw.append(detector.lastOutputs!) }
             try output.write(Output(path: path, width: image.sourceWidth, height: image.sourceHeight, detections: detections))
             if let drawPath = arguments.string("draw") {
-                try draw(detections, on: path, to: numbered(drawPath, index: index, of: paths.count))
+                try draw(detections, on: path, width: image.sourceWidth, height: image.sourceHeight,
+                         to: numbered(drawPath, index: index, of: paths.count))
             }
         }
         if let rawPath = arguments.string("raw") { try raw.write(to: rawPath, images: paths.count) }
@@ -120,9 +121,9 @@ enum DetectCommand {
         if let message = handoff.failure { throw Arguments.UsageError(description: message) }
     }
 
-    private static func draw(_ detections: [Detection], on path: String, to drawPath: String) throws {
-        let size = try ImageReader.read(path: path, width: 32, height: 32)
-        let full = try ImageReader.read(path: path, width: size.sourceWidth, height: size.sourceHeight)
+    /// Decodes the image again at its own size (the first decode scaled it to the model's input).
+    private static func draw(_ detections: [Detection], on path: String, width: Int, height: Int, to drawPath: String) throws {
+        let full = try ImageReader.read(path: path, width: width, height: height)
         var drawing = DetectionDrawing(rgb: full.rgb, width: full.width, height: full.height)
         drawing.draw(detections)
         try PNGWriter.write(rgb: drawing.rgb, width: drawing.width, height: drawing.height, to: drawPath)
