@@ -66,6 +66,10 @@ enum QuantizeCommand {
             "  method \(method.rawValue), \(bits), \(images.count) calibration images, \(String(format: "%.0f", Date().timeIntervalSince(started))) s",
             "  layers: \(summary.quantizedLayers) quantized, \(summary.fp32Layers.count) kept in FP32",
         ]
+        if summary.narrowedLayers > 0 {
+            lines.append("  this CPU has no VNNI: \(summary.narrowedLayers) layers run their activations on fewer levels "
+                         + "(fewest \(summary.fewestLevels)) so that its u8·s8 kernels cannot saturate; the artifact keeps 256")
+        }
         for stage in summary.stages {
             lines.append(String(format: "  %@: relative error %.3e → %.3e", stage.name, stage.errorBefore, stage.errorAfter))
         }

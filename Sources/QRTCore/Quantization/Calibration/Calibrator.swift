@@ -20,6 +20,10 @@ public final class Calibrator {
         public var boxesSQNR = 0.0
         /// Share of query slots whose seed token both models selected.
         public var querySelectionOverlap = 0.0
+        /// Layers this CPU's integer kernels run on fewer activation levels than calibrated (no
+        /// VNNI: `IntegerDotProduct`), and the fewest levels among them.
+        public var narrowedLayers = 0
+        public var fewestLevels = 256
     }
 
     public typealias Progress = (_ stage: String, _ done: Int, _ total: Int) -> Void
@@ -57,6 +61,7 @@ public final class Calibrator {
             summary.stages = try TwoStageReconstruction(model: model, plan: plan)
                 .run(images: images, progress: progress)
         }
+        (summary.narrowedLayers, summary.fewestLevels) = context.narrowedInputs()
         let comparison = try outputComparison(images, progress: progress)
         (summary.logitsSQNR, summary.boxesSQNR) = (comparison.logits.decibels, comparison.boxes.decibels)
         summary.querySelectionOverlap = comparison.overlap

@@ -20,8 +20,10 @@ final class ConvolutionLayer: QuantizableLayer {
     var outputChannels: Int { outChannels }
     var elementsPerChannel: Int { inChannels * kernel * kernel }
     var quantization: LayerQuantization? {
-        didSet { fakeQuantKernel = nil; int8Kernel = nil }
+        didSet { fakeQuantKernel = nil; int8Kernel = nil; executedInput = nil }
     }
+    /// The input parameters both quantized executors run (`LayerQuantization.executableInput`).
+    private var executedInput: QuantizationParameters?
 
     init(name: String, weightsOIHW: [Float], bias: [Float], inChannels: Int, outChannels: Int, kernel: Int,
          stride: Int, padding: Int, postOps: [PostOp], context: QuantizationContext) {
@@ -63,6 +65,8 @@ final class ConvolutionLayer: QuantizableLayer {
             return
         }
         let (height, width) = (input.shape[0], input.shape[1])
+        if executedInput == nil { executedInput = quantization.executableInput(outputs: outChannels) }
+        let levels = executedInput!
         switch context.mode {
         case .fp32:
             try reference.run(input, into: output)
@@ -73,17 +77,17 @@ final class ConvolutionLayer: QuantizableLayer {
                     outChannels: outChannels, kernel: kernel, stride: stride, padding: padding, postOps: postOps)
             }
             let fake = scratch.floats(like: input)
-            quantization.input.fakeQuantize(UnsafeBufferPointer(input.buffer), into: fake.buffer)
+            levels.fakeQuantize(UnsafeBufferPointer(input.buffer), into: fake.buffer)
             try fakeQuantKernel!.run(fake, into: output)
         case .int8:
             if int8Kernel == nil {
                 int8Kernel = ConvolutionINT8(
                     name: name, weightsOIHW: quantization.weights.widenedToInt8(),
-                    weightScales: quantization.weights.quantization.scales, bias: bias, input: quantization.input,
+                    weightScales: quantization.weights.quantization.scales, bias: bias, input: levels,
                     geometry: geometry, postOps: postOps)
             }
             let codes = scratch.bytes(input.count)
-            ActivationQuantizer.quantize(input.data, count: input.count, with: quantization.input, into: codes)
+            ActivationQuantizer.quantize(input.data, count: input.count, with: levels, into: codes)
             try int8Kernel!.run(codes, height: height, width: width, into: output)
         }
     }

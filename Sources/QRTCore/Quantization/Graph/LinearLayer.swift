@@ -16,8 +16,10 @@ final class LinearLayer: QuantizableLayer {
     var outputChannels: Int { outFeatures }
     var elementsPerChannel: Int { inFeatures }
     var quantization: LayerQuantization? {
-        didSet { fakeQuantKernel = nil; int8Kernel = nil }
+        didSet { fakeQuantKernel = nil; int8Kernel = nil; executedInput = nil }
     }
+    /// The input parameters both quantized executors run (`LayerQuantization.executableInput`).
+    private var executedInput: QuantizationParameters?
 
     init(name: String, weights: [Float], bias: [Float], inFeatures: Int, outFeatures: Int, postOps: [PostOp],
          context: QuantizationContext) {
@@ -53,6 +55,8 @@ final class LinearLayer: QuantizableLayer {
             try reference.run(input, rows: rows, into: output)
             return
         }
+        if executedInput == nil { executedInput = quantization.executableInput(outputs: outFeatures) }
+        let levels = executedInput!
         switch context.mode {
         case .fp32:
             try reference.run(input, rows: rows, into: output)
@@ -62,18 +66,18 @@ final class LinearLayer: QuantizableLayer {
                                              inFeatures: inFeatures, outFeatures: outFeatures, postOps: postOps)
             }
             let fake = scratch.floats(shape: [rows, inFeatures])
-            quantization.input.fakeQuantize(UnsafeBufferPointer(start: input, count: count), into: fake.buffer)
+            levels.fakeQuantize(UnsafeBufferPointer(start: input, count: count), into: fake.buffer)
             try fakeQuantKernel!.run(fake.data, rows: rows, into: output)
         case .int8:
             if int8Kernel == nil {
                 int8Kernel = LinearINT8(name: name, weights: quantization.weights.widenedToInt8(),
                                         weightScales: quantization.weights.quantization.scales, bias: bias,
-                                        input: quantization.input,
+                                        input: levels,
                                         geometry: LinearGeometry(inFeatures: inFeatures, outFeatures: outFeatures),
                                         postOps: postOps)
             }
             let codes = scratch.bytes(count)
-            ActivationQuantizer.quantize(input, count: count, with: quantization.input, into: codes)
+            ActivationQuantizer.quantize(input, count: count, with: levels, into: codes)
             try int8Kernel!.run(codes, rows: rows, into: output)
         }
     }

@@ -12,6 +12,13 @@ public enum ExecutionMode: String, Sendable, CaseIterable {
 struct LayerQuantization: Sendable {
     var weights: QuantizedWeights
     var input: QuantizationParameters
+
+    /// The input parameters the fake-quant and INT8 executors run: `input`, or on a CPU whose
+    /// integer kernels would saturate on its codes the same range on fewer levels
+    /// (`IntegerDotProduct`), so that fake-quant stays the exact image of what INT8 computes.
+    func executableInput(outputs: Int) -> QuantizationParameters {
+        IntegerDotProduct.executable(input, weights: weights.widenedToInt8(), outputs: outputs)
+    }
 }
 
 /// State shared by every quantizable layer of one model.
@@ -25,6 +32,21 @@ final class QuantizationContext: @unchecked Sendable {
     private(set) var layers: [QuantizableLayer] = []
 
     func register(_ layer: QuantizableLayer) { layers.append(layer) }
+
+    /// How many quantized layers this CPU runs on fewer activation levels than calibrated
+    /// (`LayerQuantization.executableInput`), and the fewest levels among them.
+    func narrowedInputs() -> (layers: Int, fewestLevels: Int) {
+        var (count, fewest) = (0, 256)
+        for layer in layers {
+            guard let quantization = layer.quantization else { continue }
+            let levels = Int(quantization.executableInput(outputs: layer.outputChannels).qmax) + 1
+            if levels < Int(quantization.input.qmax) + 1 {
+                count += 1
+                fewest = min(fewest, levels)
+            }
+        }
+        return (count, fewest)
+    }
 }
 
 /// A convolution or linear layer with a quant point at its input and quantizable weights.

@@ -36,10 +36,15 @@ struct QuantizationParameters: Codable, Sendable, Hashable {
     /// the represented range by at most Δ/2; `representableRange` says where it ends up.
     static func asymmetric(range: ClosedRange<Float>, bits: Int) -> QuantizationParameters {
         precondition((2...8).contains(bits), "activation bit width \(bits) not in 2...8")
+        return asymmetric(range: range, qmax: Int32(1) << bits - 1)
+    }
+
+    /// Asymmetric unsigned parameters on the levels 0...qmax (any count, not only a power of two).
+    static func asymmetric(range: ClosedRange<Float>, qmax: Int32) -> QuantizationParameters {
+        precondition((1...255).contains(qmax), "activation levels 0...\(qmax) do not fit in u8")
         precondition(range.lowerBound.isFinite && range.upperBound.isFinite, "non-finite range \(range)")
         let lower = Swift.min(range.lowerBound, 0)
         let upper = Swift.max(range.upperBound, 0)
-        let qmax = Int32(1) << bits - 1
         // In Double: a range wider than Float.greatestFiniteMagnitude must not overflow to ∞.
         let scale = Swift.max(Float((Double(upper) - Double(lower)) / Double(qmax)), minimumScale)
         // −lower/scale ∈ [0, qmax], so the rounded zero point never leaves [0, qmax].
