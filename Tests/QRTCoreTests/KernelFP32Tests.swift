@@ -49,6 +49,42 @@ struct KernelFP32Tests {
         }
     }
 
+    /// SiLU then a residual sum (the encoder's CSP blocks): AVX2 kernels take no sum after an
+    /// activation, so the sum runs separately there instead of on oneDNN's reference code.
+    @Test func activationThenSumMatchesDirectLoopOnAJITKernel() throws {
+        let (size, cin, cout) = (10, 32, 48)
+        let weights = pseudoRandom(cout * cin * 9, seed: 7)
+        let bias = pseudoRandom(cout, seed: 8)
+        let input = Tensor(shape: [size, size, cin], values: pseudoRandom(size * size * cin, seed: 9))
+        let residual = pseudoRandom(size * size * cout, seed: 10)
+        let conv = ConvolutionFP32(name: "test", weightsOIHW: weights, bias: bias, inChannels: cin, outChannels: cout,
+                                   kernel: 3, stride: 1, padding: 1, postOps: [.silu, .sum])
+        let output = Tensor(shape: [size, size, cout], values: residual)
+        try conv.run(input, into: output)
+        #expect(try !conv.runsReferenceCode(height: size, width: size))
+        var worst = 0.0
+        for y in 0..<size {
+            for x in 0..<size {
+                for o in 0..<cout {
+                    var sum = Double(bias[o])
+                    for ky in 0..<3 {
+                        for kx in 0..<3 {
+                            let (iy, ix) = (y + ky - 1, x + kx - 1)
+                            guard iy >= 0, iy < size, ix >= 0, ix < size else { continue }
+                            for i in 0..<cin {
+                                sum += Double(weights[((o * cin + i) * 3 + ky) * 3 + kx]) * Double(input.data[(iy * size + ix) * cin + i])
+                            }
+                        }
+                    }
+                    let index = (y * size + x) * cout + o
+                    let expected = sum / (1 + exp(-sum)) + Double(residual[index])
+                    worst = max(worst, abs(Double(output.data[index]) - expected))
+                }
+            }
+        }
+        #expect(worst < 1e-4)
+    }
+
     @Test func linearMatchesDirectLoop() throws {
         let (rows, inFeatures, outFeatures) = (13, 24, 10)
         let weights = pseudoRandom(outFeatures * inFeatures, seed: 5)

@@ -21,6 +21,9 @@ final class ConvolutionFP32 {
         let src: DNNLMemory, weights: DNNLMemory, bias: DNNLMemory, dst: DNNLMemory
         /// Set when the primitive works on blocked (nChw16c) buffers: Winograd needs them.
         let blocked: BlockedLayout?
+        /// Set when the residual sum runs after the primitive instead of inside it: oneDNN's AVX2
+        /// kernels take no sum after an activation and would fall back to the reference code.
+        let separateSum: Tensor?
     }
 
     /// Reorders between the model's NHWC tensors and a primitive's blocked buffers.
@@ -62,6 +65,13 @@ final class ConvolutionFP32 {
             (DNNL_ARG_SRC, state.src.handle), (DNNL_ARG_WEIGHTS, state.weights.handle),
             (DNNL_ARG_BIAS, state.bias.handle), (DNNL_ARG_DST, state.dst.handle),
         ]
+        if let result = state.separateSum {
+            state.src.point(at: UnsafeMutableRawPointer(input.data))
+            state.dst.point(at: UnsafeMutableRawPointer(result.data))
+            try state.primitive.execute(arguments)
+            Elementwise.add(output, result.data, count: result.count)
+            return
+        }
         guard let blocked = state.blocked else {
             state.src.point(at: UnsafeMutableRawPointer(input.data))
             state.dst.point(at: UnsafeMutableRawPointer(output))
@@ -78,23 +88,31 @@ final class ConvolutionFP32 {
         try blocked.toNHWC.execute([(DNNL_ARG_FROM, state.dst.handle), (DNNL_ARG_TO, blocked.nhwcOutput.handle)])
     }
 
+    /// Whether the input size runs on oneDNN's reference code (it must not: see `separateSum`).
+    func runsReferenceCode(height: Int, width: Int) throws -> Bool {
+        try prepare(height: height, width: width).primitive.isReference
+    }
+
     private func prepare(height: Int, width: Int) throws -> Prepared {
         let key = height << 32 | width
         if let state = prepared[key] { return state }
         // 3×3 stride-1 convolutions carry most of RT-DETR's FLOPs; Winograd F(4×4, 3×3) does them
         // with 2.25× fewer multiplies (2–3× faster here) at float32 accuracy well inside parity.
         let winograd = geometry.kernel == 3 && geometry.stride == 1
-        let state = try (winograd ? try? prepare(height: height, width: width, winograd: true) : nil)
+        var state = try (winograd ? try? prepare(height: height, width: width, winograd: true) : nil)
             ?? prepare(height: height, width: width, winograd: false)
+        if state.primitive.isReference, postOps.count > 1, postOps.last == .sum {
+            state = try prepare(height: height, width: width, winograd: false, separateSum: true)
+        }
         prepared[key] = state
         return state
     }
 
-    private func prepare(height: Int, width: Int, winograd: Bool) throws -> Prepared {
+    private func prepare(height: Int, width: Int, winograd: Bool, separateSum: Bool = false) throws -> Prepared {
         let desc = try geometry.descriptor(
             height: height, width: width, source: dnnl_f32, weights: dnnl_f32, layout: winograd ? dnnl_nChw16c : dnnl_nhwc,
             algorithm: winograd ? dnnl_convolution_winograd : dnnl_convolution_direct, name: name)
-        let attr = try PostOp.attribute(for: postOps)
+        let attr = try PostOp.attribute(for: separateSum ? postOps.dropLast() : postOps)
         defer { dnnl_primitive_attr_destroy(attr) }
         let primitive = try DNNLPrimitive.create(desc, attributes: attr, name: "\(name): convolution")
         let (k, cin, cout) = (geometry.kernel, inChannels, outChannels)
@@ -117,6 +135,8 @@ final class ConvolutionFP32 {
             primitive: primitive, packedWeights: packed.buffer,
             src: try DNNLMemory(srcMD, pointer: blocked?.blockedInput.pointer), weights: packed.memory,
             bias: try DNNLMemory(try DNNL.memoryDescriptor([cout], dnnl_f32, dnnl_a), pointer: bias.pointer),
-            dst: try DNNLMemory(dstMD, pointer: blocked?.blockedOutput.pointer), blocked: blocked)
+            dst: try DNNLMemory(dstMD, pointer: blocked?.blockedOutput.pointer), blocked: blocked,
+            separateSum: separateSum ? Tensor(shape: [outputSize(height: height, width: width).height,
+                                                      outputSize(height: height, width: width).width, cout]) : nil)
     }
 }

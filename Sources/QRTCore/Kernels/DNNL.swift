@@ -105,6 +105,18 @@ final class DNNLPrimitive {
         self.primitive = primitive!
     }
 
+    /// oneDNN's name for the implementation it picked ("brg:avx512_core", "jit:avx2", "ref:any", ...).
+    var implementation: String {
+        var name: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name) == dnnl_success, let name
+        else { return "" }
+        return String(cString: name)
+    }
+
+    /// A reference (scalar C++) implementation: oneDNN's fallback when no JIT kernel supports the
+    /// shape, layout or post-op chain on this CPU; orders of magnitude slower.
+    var isReference: Bool { implementation.hasPrefix("ref") }
+
     func queryMemory(_ what: dnnl_query_t) -> dnnl_memory_desc_t {
         dnnl_primitive_desc_query_md(descriptor, what, 0).pointee
     }
