@@ -75,7 +75,7 @@ enum QuantizeCommand {
         }
         lines.append(String(format: "  output SQNR vs FP32 (calibration images): logits %.1f dB, boxes %.1f dB; %.0f%% of queries selected alike",
                             summary.logitsSQNR, summary.boxesSQNR, summary.querySelectionOverlap * 100))
-        lines.append(String(format: "  size: %.1f MB (%.2f× the FP32 checkpoint's %.1f MB)", Double(artifactBytes) / 1e6,
+        lines.append(String(format: "  size: %.1f MB (%.2f× the source checkpoint's %.1f MB)", Double(artifactBytes) / 1e6,
                             Double(artifactBytes) / Double(max(1, sourceBytes)), Double(sourceBytes) / 1e6))
         print(lines.joined(separator: "\n"))
         return 0
