@@ -73,7 +73,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tools" / "reference"))
 sys.path.insert(0, str(REPO / "tools" / "bench"))
 
-from anchors import ort_session  # noqa: E402  (the anchors' ONNX Runtime settings, shared)
+from anchors import cpu_description, ort_session  # noqa: E402  (the anchors' settings, shared)
 
 SHARED = REPO.parent / "shared"
 if not (SHARED / "data" / "coco").is_dir():
@@ -690,15 +690,7 @@ def fmt(v, spec=".3f"):
 
 
 def machine() -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores (shared with other jobs), Linux {platform.release()}"
+    return f"{cpu_description()}, {os.cpu_count()} cores (shared with other jobs), Linux {platform.release()}"
 
 
 def git_rev() -> str:
