@@ -770,9 +770,9 @@ def render(r: Run, command: str, meta: dict) -> str:
              "for every runtime")
     L.append(f"- calibration: the first {a.calib} images of `shared/data/coco/train-calib/images` by name, the same "
              "images for every row (qrt-detr `quantize --images`, ORT's CalibrationDataReader)")
-    L.append(f"- validation: the first {val_n} images of `shared/data/coco/val-dev/instances.json` "
-             f"(`qrt-detr eval --limit {val_n}`); FP-agreement pseudo ground truth: the FP32 model's detections "
-             f"with score ≥ {a.reference_score} on them")
+    which = f"the first {val_n} images (`qrt-detr eval --limit {val_n}`)" if a.val_limit else f"all {val_n} images"
+    L.append(f"- validation: {which} of `shared/data/coco/val-dev/instances.json`; FP-agreement pseudo ground truth: "
+             f"the FP32 model's detections with score ≥ {a.reference_score} on them")
     L.append(f"- QRT: `--method qrt --rounds {a.rounds}`; everything else at qrt-detr's defaults (per-channel "
              "symmetric weights with MSE scale search, every convolution and linear layer quantized, none kept in FP32)")
     L.append(f"- versions: {versions()}")
@@ -790,22 +790,8 @@ def render(r: Run, command: str, meta: dict) -> str:
     L.append(f"Cell: **AP** (val-dev ground truth; {meaning}) / **FP-AP** (FP-agreement AP) / **SQNR** "
              "(logits, dB, calibration images). \"n/a\": the runtime has no such mode; \"—\": not run.")
     L.append("")
-    L.append("| method | " + " | ".join(b.upper() for b in BITS) + " |")
-    L.append("|---|" + "---:|" * len(BITS))
-    for row in ROWS:
-        parts = []
-        for b in BITS:
-            c = cells[(row, b)] if row != "fp32" else cells[("fp32", "w8a8")]
-            if row.startswith("ort-") and b != "w8a8":
-                parts.append("n/a")
-            elif c is None:
-                parts.append("—")
-            elif "error" in c:
-                parts.append("failed")
-            else:
-                parts.append(f"{fmt(c.get('ap'))} / **{fmt(c.get('fp_ap'))}** / {fmt(c.get('sqnr_logits'), '.1f')}")
-        L.append(f"| {LABELS[row]} | " + " | ".join(parts) + " |")
-    L.append("")
+    L.extend(method_table(cells, ROWS, lambda row, c: f"{fmt(c.get('ap'))} / **{fmt(c.get('fp_ap'))}** / "
+                                                     f"{fmt(c.get('sqnr_logits'), '.1f')}"))
     L.append("FP32 is the unquantized model (the same cell repeated: its FP-AP is its agreement with itself, SQNR ∞).")
     L.append("")
     if a.frames:
@@ -817,22 +803,10 @@ def render(r: Run, command: str, meta: dict) -> str:
     L.append("FP-agreement AP50 / share of query slots seeded by the same encoder token as in FP32 (calibration "
              "images) / boxes SQNR dB (qrt-detr rows) or slot-by-slot logits SQNR dB (ORT rows, no matching):")
     L.append("")
-    L.append("| method | " + " | ".join(b.upper() for b in BITS) + " |")
-    L.append("|---|" + "---:|" * len(BITS))
-    for row in ROWS[1:]:
-        parts = []
-        for b in BITS:
-            c = cells[(row, b)]
-            if row.startswith("ort-") and b != "w8a8":
-                parts.append("n/a")
-            elif c is None or "error" in c:
-                parts.append("—")
-            else:
-                third = c.get("sqnr_boxes") if not row.startswith("ort-") else c.get("sqnr_logits_slot")
-                parts.append(f"{fmt(c.get('fp_ap50'))} / {fmt(100 * c.get('query_overlap', 0), '.0f')}% / "
-                             f"{fmt(third, '.1f')}")
-        L.append(f"| {LABELS[row]} | " + " | ".join(parts) + " |")
-    L.append("")
+    def details(row: str, c: dict) -> str:
+        third = c.get("sqnr_boxes") if not row.startswith("ort-") else c.get("sqnr_logits_slot")
+        return f"{fmt(c.get('fp_ap50'))} / {fmt(100 * c.get('query_overlap', 0), '.0f')}% / {fmt(third, '.1f')}"
+    L.extend(method_table(cells, ROWS[1:], details))
 
     # wall time
     L.append("### Wall time")
@@ -969,18 +943,27 @@ def frames_table(r: Run, cells: dict) -> list[str]:
              "the overhead cars by background subtraction). Cell: **AP50** against those labels / **FP-AP** "
              f"(FP-agreement AP, the FP32 model's detections there with score ≥ {a.reference_score} as ground truth).")
     L.append("")
-    L.append("| method | " + " | ".join(b.upper() for b in BITS) + " |")
-    L.append("|---|" + "---:|" * len(BITS))
-    for row in ROWS:
+    L.extend(method_table(cells, ROWS, lambda row, c: f"{fmt(c.get('ap50_frames'))} / **{fmt(c.get('fp_ap_frames'))}**",
+                          needs="ap50_frames"))
+    return L
+
+
+def method_table(cells: dict, rows: list[str], text, needs: str | None = None) -> list[str]:
+    """A method x bit-width Markdown table; `text(row, cell)` renders a finished cell. FP32 repeats its one cell;
+    ORT has W8A8 only; "—" is not run (or lacks `needs`), "failed" has an error."""
+    L = ["| method | " + " | ".join(b.upper() for b in BITS) + " |", "|---|" + "---:|" * len(BITS)]
+    for row in rows:
         parts = []
         for b in BITS:
             c = cells[(row, b)] if row != "fp32" else cells[("fp32", "w8a8")]
             if row.startswith("ort-") and b != "w8a8":
                 parts.append("n/a")
-            elif c is None or "error" in c or "ap50_frames" not in c:
+            elif c is None or (needs and "error" not in c and needs not in c):
                 parts.append("—")
+            elif "error" in c:
+                parts.append("failed")
             else:
-                parts.append(f"{fmt(c.get('ap50_frames'))} / **{fmt(c.get('fp_ap_frames'))}**")
+                parts.append(text(row, c))
         L.append(f"| {LABELS[row]} | " + " | ".join(parts) + " |")
     L.append("")
     return L
