@@ -768,7 +768,8 @@ def render(r: Run, command: str, meta: dict) -> str:
     model = f"{a.config}, random weights (seed {a.seed})" if r.random else f"`{a.checkpoint}`"
     L.append(f"- model: {model}; input {a.size}×{a.size}; {a.threads} threads "
              "for every runtime")
-    L.append(f"- calibration: the first {a.calib} images of `shared/data/coco/train-calib/images` by name, the same "
+    calib = "shared/data/coco/train-calib/images" if Path(a.calib_dir).resolve() == CALIB_DIR.resolve() else a.calib_dir
+    L.append(f"- calibration: the first {a.calib} images of `{calib}` by name, the same "
              "images for every row (qrt-detr `quantize --images`, ORT's CalibrationDataReader)")
     which = f"the first {val_n} images (`qrt-detr eval --limit {val_n}`)" if a.val_limit else f"all {val_n} images"
     L.append(f"- validation: {which} of `shared/data/coco/val-dev/instances.json`; FP-agreement pseudo ground truth: "
@@ -974,6 +975,8 @@ def canonical_command(a: argparse.Namespace) -> str:
     parts = ["python3", "tools/ablation/run.py"]
     parts += ["--checkpoint", a.checkpoint] if a.checkpoint else ["--config", a.config]
     parts += ["--size", str(a.size), "--calib", str(a.calib)]
+    if Path(a.calib_dir).resolve() != CALIB_DIR.resolve():
+        parts += ["--calib-dir", str(a.calib_dir)]
     if a.val_limit:
         parts += ["--val-limit", str(a.val_limit)]
     if a.frames:
