@@ -260,6 +260,7 @@ def ensure_checkpoint(r: Run) -> None:
 SQNR_RE = re.compile(r"output SQNR vs FP32 \(calibration images\): logits (\S+) dB, boxes (\S+) dB; "
                      r"(\d+)% of queries selected alike")
 STAGE_RE = re.compile(r"^\s+(.+?): relative error (\S+) → (\S+)\s*$")
+NARROWED_RE = re.compile(r"this CPU has no VNNI: (\d+) layers run their activations on fewer levels \(fewest (\d+)\)")
 SIZE_RE = re.compile(r"size: ([\d.]+) MB \(([\d.]+)× the (?:FP32|source) checkpoint")
 
 
@@ -774,6 +775,17 @@ def render(r: Run, command: str, meta: dict) -> str:
     which = f"the first {val_n} images (`qrt-detr eval --limit {val_n}`)" if a.val_limit else f"all {val_n} images"
     L.append(f"- validation: {which} of `shared/data/coco/val-dev/instances.json`; FP-agreement pseudo ground truth: "
              f"the FP32 model's detections with score ≥ {a.reference_score} on them")
+    narrowed = [(b, NARROWED_RE.search(c.get("quantize_summary", ""))) for (row, b), c in cells.items()
+                 if c and row in QRT_METHODS]
+    narrowed = [(b, m) for b, m in narrowed if m]
+    if narrowed:
+        fewest = min(int(m.group(2)) for _, m in narrowed)
+        widths = [b.upper() for b in BITS if any(b == w for w, _ in narrowed)]
+        L.append(f"- INT8 on this CPU (no VNNI: u8·s8 products go through vpmaddubsw's saturating 16-bit pair sums): "
+                 f"in {', '.join(widths)} qrt-detr runs each layer's activations on as many levels as its weights "
+                 f"allow without saturation — as few as {fewest} of 256 — on the calibrated ranges (its quantize "
+                 "summaries say so; other bit widths fit as they are). ONNX Runtime runs without its `reduce_range` "
+                 "option, as in tools/bench/anchors.py, so its u8·s8 sums may saturate here instead.")
     L.append(f"- QRT: `--method qrt --rounds {a.rounds}`; everything else at qrt-detr's defaults (per-channel "
              "symmetric weights with MSE scale search, every convolution and linear layer quantized, none kept in FP32)")
     L.append(f"- versions: {versions()}")
@@ -920,6 +932,10 @@ def render(r: Run, command: str, meta: dict) -> str:
              f"detections with score ≥ {a.reference_score}). SQNR: ORT INT8 logits vs ORT FP32 logits on the calibration images, "
              "query slots matched by seeding token exactly as qrt-detr does (the exported topk_indices); the "
              "unmatched slot-by-slot figure is in Details. ORT has no 6- or 4-bit static path: those cells are n/a.")
+    if a.frames:
+        L.append("- **Held-out frames**: the same `qrt-detr eval` (and for ORT the same Python scoring) with `--coco` "
+                 "the frames' instances.json (every --frames-stride-th image, written into the cache) and `--images` "
+                 "their folder; FP-agreement there against the FP32 model's detections on those frames.")
     L.append("- **FP-agreement AP**: COCO AP (IoU .50:.95, 100 detections per image) of a model's detections with "
              f"the FP32 model's detections of score ≥ {a.reference_score} on the same images taken as ground truth. "
              "1.0 means the "
@@ -942,9 +958,11 @@ def frames_table(r: Run, cells: dict) -> list[str]:
     L.append(f"`{a.frames}`{every} ({len(gt['annotations'])} labelled objects), frames the trained model never saw "
              "(tools/train/prepare_data.py: the last 20% of each shared video, labelled by the YOLOv3-tiny teacher, "
              "the overhead cars by background subtraction). Cell: **AP50** against those labels / **FP-AP** "
-             f"(FP-agreement AP, the FP32 model's detections there with score ≥ {a.reference_score} as ground truth).")
+             f"(FP-agreement AP, the FP32 model's detections there with score ≥ {a.reference_score} as ground truth) "
+             "/ FP-agreement AP50 (the same detections matched at IoU 0.5 only: found at all, boxes aside).")
     L.append("")
-    L.extend(method_table(cells, ROWS, lambda row, c: f"{fmt(c.get('ap50_frames'))} / **{fmt(c.get('fp_ap_frames'))}**",
+    L.extend(method_table(cells, ROWS, lambda row, c: f"{fmt(c.get('ap50_frames'))} / **{fmt(c.get('fp_ap_frames'))}** / "
+                                                     f"{fmt(c.get('fp_ap50_frames'))}",
                           needs="ap50_frames"))
     return L
 
