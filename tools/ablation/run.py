@@ -720,7 +720,8 @@ def render(r: Run, command: str, meta: dict) -> str:
     cells = {(row, b): r.load_cell(row, b) for row in ROWS for b in BITS}
     val_n = a.val_limit or len(json.loads((a.val_dir / "instances.json").read_text())["images"])
     L = []
-    L.append("# Quantization ablation")
+    custom_calib = Path(a.calib_dir).resolve() != CALIB_DIR.resolve()
+    L.append("# Quantization ablation" + (f", calibrated on `{a.calib_dir}`" if custom_calib else ""))
     L.append("")
     if r.random:
         L.append("> **Random weights.** No trained default checkpoint exists yet, so this table is measured on a "
