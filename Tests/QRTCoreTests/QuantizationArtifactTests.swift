@@ -143,6 +143,24 @@ struct QuantizationCalibrationTests {
         #expect(summary.quantizedLayers == model.quantizationContext.layers.count)
     }
 
+    /// QRT's result is never worse end to end than its EMA-MSE starting point on the calibration
+    /// images: the reconstruction is undone when it would be.
+    @Test(arguments: ["w8a8", "w4a8"])
+    func reconstructionNeverLowersOutputSQNR(bits: String) throws {
+        let image = try QuantizedExecutionTests.fixtureImage()
+        func summary(_ method: QuantizationMethod) throws -> Calibrator.Summary {
+            let model = try RTDetrModel.load(directory: QuantizedExecutionTests.directory)
+            return try Calibrator(model: model, plan: QuantizationPlan(method: method, bits: BitWidths(bits)!, rounds: 1))
+                .calibrate(images: [image], progress: { _, _, _ in })
+        }
+        let start = try summary(.emaMSE), qrt = try summary(.qrt)
+        #expect(qrt.logitsSQNR + qrt.boxesSQNR >= start.logitsSQNR + start.boxesSQNR - 1e-9)
+        if let rejected = qrt.rejectedReconstruction {
+            #expect(rejected.logits + rejected.boxes < start.logitsSQNR + start.boxesSQNR)
+            #expect(abs(qrt.logitsSQNR - start.logitsSQNR) < 1e-9)
+        }
+    }
+
     @Test func keepFP32PatternsLeaveLayersUnquantized() throws {
         let model = try RTDetrModel.load(directory: QuantizedExecutionTests.directory)
         let image = try QuantizedExecutionTests.fixtureImage()

@@ -73,6 +73,10 @@ enum QuantizeCommand {
         for stage in summary.stages {
             lines.append(String(format: "  %@: relative error %.3e → %.3e", stage.name, stage.errorBefore, stage.errorAfter))
         }
+        if let rejected = summary.rejectedReconstruction {
+            lines.append(String(format: "  reconstruction not kept: it reached logits %.1f dB, boxes %.1f dB, below its EMA-MSE "
+                                + "starting point; the artifact holds that starting point", rejected.logits, rejected.boxes))
+        }
         lines.append(String(format: "  output SQNR vs FP32 (calibration images): logits %.1f dB, boxes %.1f dB; %.0f%% of queries selected alike",
                             summary.logitsSQNR, summary.boxesSQNR, summary.querySelectionOverlap * 100))
         lines.append(String(format: "  size: %.1f MB (%.2f× the source checkpoint's %.1f MB)", Double(artifactBytes) / 1e6,

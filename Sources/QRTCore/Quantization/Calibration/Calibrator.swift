@@ -24,6 +24,9 @@ public final class Calibrator {
         /// VNNI: `IntegerDotProduct`), and the fewest levels among them.
         public var narrowedLayers = 0
         public var fewestLevels = 256
+        /// Set when QRT's reconstruction made the outputs worse than its EMA-MSE starting point on
+        /// the calibration images and was undone: the logits and boxes SQNR it had reached.
+        public var rejectedReconstruction: (logits: Double, boxes: Double)?
     }
 
     public typealias Progress = (_ stage: String, _ done: Int, _ total: Int) -> Void
@@ -57,12 +60,23 @@ public final class Calibrator {
             layer.quantization = LayerQuantization(weights: weights, input: observer.parameters(bits: plan.bits.activations))
             summary.quantizedLayers += 1
         }
+        (summary.narrowedLayers, summary.fewestLevels) = context.narrowedInputs()
+        var comparison = try outputComparison(images, progress: progress)
         if plan.method == .qrt {
+            // The stages minimize layer-by-layer errors; kept only if the whole model's outputs
+            // improve too (logits and boxes SQNR together), else the starting point stays.
+            let start = context.layers.map(\.quantization)
             summary.stages = try TwoStageReconstruction(model: model, plan: plan)
                 .run(images: images, progress: progress)
+            let reconstructed = try outputComparison(images, progress: progress)
+            if reconstructed.logits.decibels + reconstructed.boxes.decibels
+                < comparison.logits.decibels + comparison.boxes.decibels {
+                for (layer, quantization) in zip(context.layers, start) { layer.quantization = quantization }
+                summary.rejectedReconstruction = (reconstructed.logits.decibels, reconstructed.boxes.decibels)
+            } else {
+                comparison = reconstructed
+            }
         }
-        (summary.narrowedLayers, summary.fewestLevels) = context.narrowedInputs()
-        let comparison = try outputComparison(images, progress: progress)
         (summary.logitsSQNR, summary.boxesSQNR) = (comparison.logits.decibels, comparison.boxes.decibels)
         summary.querySelectionOverlap = comparison.overlap
         context.mode = .int8
