@@ -68,19 +68,19 @@ def main() -> int:
     frame = calls[len(calls) // 2:]  # the warm-up frame, then the timed one: the same primitives in the same order
     time = collections.Counter()
     work = collections.Counter()
+    counts = collections.Counter()
     for f in frame:
         kind, shape, ms = f[3], f[-2], float(f[-1])
         int8 = "src_u8" in ",".join(f) or "src_s8" in ",".join(f)
         key = f"{kind} {'int8' if int8 else 'f32'}"
         time[key] += ms
         work[key] += macs(kind, shape)
+        counts[key] += 1
     print(f"{Path(a.model).name}, {a.size}x{a.size}, {a.threads} threads; one core's peak: FP32 {fp_core:.1f} GMAC/s, "
           f"u8*s8 {i8_core:.1f} GMAC/s (tools/bench/mac_peak.c)")
     print()
     print("| primitives | calls | ms | GMAC | GMAC/s | share of peak | floor ms |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    counts = collections.Counter(f"{f[3]} {'int8' if 'src_u8' in ','.join(f) or 'src_s8' in ','.join(f) else 'f32'}"
-                                 for f in frame)
     floor = total = 0.0
     for key in sorted(time, key=lambda k: -time[k]):
         peak = (i8_core if key.endswith("int8") else fp_core) * a.threads

@@ -116,11 +116,11 @@ final class ConvolutionFP32 {
         defer { dnnl_primitive_attr_destroy(attr) }
         let primitive = try DNNLPrimitive.create(desc, attributes: attr, name: "\(name): convolution")
         let (k, cin, cout) = (geometry.kernel, inChannels, outChannels)
+        let (outHeight, outWidth) = outputSize(height: height, width: width)
         let packed = try primitive.packWeights(weightsOIHW, plain: try DNNL.memoryDescriptor([cout, cin, k, k], dnnl_f32, dnnl_oihw))
         var srcMD = primitive.queryMemory(dnnl_query_src_md), dstMD = primitive.queryMemory(dnnl_query_dst_md)
         var blocked: BlockedLayout?
         if winograd {
-            let (outHeight, outWidth) = outputSize(height: height, width: width)
             let nhwcIn = try DNNL.memoryDescriptor([1, cin, height, width], dnnl_f32, dnnl_nhwc)
             let nhwcOut = try DNNL.memoryDescriptor([1, cout, outHeight, outWidth], dnnl_f32, dnnl_nhwc)
             blocked = BlockedLayout(
@@ -136,7 +136,6 @@ final class ConvolutionFP32 {
             src: try DNNLMemory(srcMD, pointer: blocked?.blockedInput.pointer), weights: packed.memory,
             bias: try DNNLMemory(try DNNL.memoryDescriptor([cout], dnnl_f32, dnnl_a), pointer: bias.pointer),
             dst: try DNNLMemory(dstMD, pointer: blocked?.blockedOutput.pointer), blocked: blocked,
-            separateSum: separateSum ? Tensor(shape: [outputSize(height: height, width: width).height,
-                                                      outputSize(height: height, width: width).width, cout]) : nil)
+            separateSum: separateSum ? Tensor(shape: [outHeight, outWidth, cout]) : nil)
     }
 }

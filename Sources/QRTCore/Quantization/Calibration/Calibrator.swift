@@ -60,7 +60,6 @@ public final class Calibrator {
             layer.quantization = LayerQuantization(weights: weights, input: observer.parameters(bits: plan.bits.activations))
             summary.quantizedLayers += 1
         }
-        (summary.narrowedLayers, summary.fewestLevels) = context.narrowedInputs()
         var comparison = try outputComparison(images, progress: progress)
         if plan.method == .qrt {
             // The stages minimize layer-by-layer errors; kept only if the whole model's outputs
@@ -77,6 +76,8 @@ public final class Calibrator {
                 comparison = reconstructed
             }
         }
+        // After reconstruction: its re-rounded weights decide how many levels a layer can run.
+        (summary.narrowedLayers, summary.fewestLevels) = context.narrowedInputs()
         (summary.logitsSQNR, summary.boxesSQNR) = (comparison.logits.decibels, comparison.boxes.decibels)
         summary.querySelectionOverlap = comparison.overlap
         context.mode = .int8
